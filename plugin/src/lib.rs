@@ -1,0 +1,1 @@
+//! DDSP Spectral Player. (Filled in by the plugin work.)

@@ -1,0 +1,1 @@
+//! The unified CSV (SPEC §2): reader and writer. (Filled in by the foundation work.)

@@ -1,0 +1,1 @@
+//! One module per `ddsp` subcommand: its clap `Args` and its `run`.

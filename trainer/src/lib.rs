@@ -1,0 +1,1 @@
+//! `ddsp-trainer`: the library behind the `ddsp` command line.
