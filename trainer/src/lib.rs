@@ -1,1 +1,3 @@
 //! `ddsp-trainer`: the library behind the `ddsp` command line.
+
+pub mod envelope_archive;
