@@ -15,11 +15,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Show the frames, timing, rates, f0 range and component counts of a unified CSV.
+    Info(cli::info::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<()> = match cli.command {};
+    let result: anyhow::Result<()> = match cli.command {
+        Command::Info(args) => cli::info::run(args),
+    };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
