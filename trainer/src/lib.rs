@@ -1,1 +1,4 @@
 //! `ddsp-trainer`: the library behind the `ddsp` command line.
+
+pub mod envelope_archive;
+pub mod tools;
