@@ -4,3 +4,5 @@ pub mod audio;
 pub mod features;
 pub mod analyze;
 pub mod spectral_distance;
+pub mod envelope_archive;
+pub mod tools;
