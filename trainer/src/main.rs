@@ -15,11 +15,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Analyse a recording into a unified CSV (harmonics + noise bands), no training.
+    Analyze(cli::analyze::Args),
+    /// Score a render against its reference recording (multi-scale spectral distance, f0, loudness).
+    Eval(cli::eval::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<()> = match cli.command {};
+    let result: anyhow::Result<()> = match cli.command {
+        Command::Analyze(args) => cli::analyze::run(args),
+        Command::Eval(args) => cli::eval::run(args),
+    };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

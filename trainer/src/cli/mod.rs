@@ -1,1 +1,3 @@
 //! One module per `ddsp` subcommand: its clap `Args` and its `run`.
+pub mod analyze;
+pub mod eval;
