@@ -31,10 +31,11 @@
 //!
 //! - [`EnvelopeArchive::to_envelope`] gives one [`Envelope`] frame per control frame. A
 //!   sample-resolution archive is reduced by **averaging** the rows of each frame's period,
-//!   centred on the frame's time (rows `round((i - ½)·hop) .. round((i + ½)·hop)`, `hop =
-//!   sample_rate / frame_rate`, clamped to the archive): a box filter, so vibrato and tremolo
-//!   faster than the frame rate do not alias into the frames the way picking every `hop`-th
-//!   sample would.
+//!   centred on the frame's row `c = round(i·hop)` (rows `c − ⌊hop/2⌋ ..= c + ⌊hop/2⌋`, `hop =
+//!   sample_rate / frame_rate`, narrowed symmetrically at the archive's ends, so frame 0 is
+//!   row 0 alone): a box filter, so vibrato and tremolo faster than the frame rate do not
+//!   alias into the frames the way picking every `hop`-th sample would, and a steady glide
+//!   averages to exactly its value at the frame.
 //! - [`EnvelopeArchive::to_envelope_full_resolution`] gives one frame per row (the
 //!   `--full-resolution` export of the original): `frame_rate` becomes the row rate, f0 and the
 //!   noise bands are linearly interpolated between control frames.
@@ -464,13 +465,13 @@ impl EnvelopeArchive {
     }
 }
 
-/// Rows `[start, end)` averaged into frame `i`: the frame's period centred on row `i * hop`,
-/// clamped to the archive and never empty.
+/// Rows `[start, end)` averaged into frame `i`: a window centred on the frame's row
+/// `round(i * hop)`, `hop + 1` rows wide inside the archive and narrowed symmetrically at its
+/// ends (frame 0 is row 0 alone), so a steady glide averages to exactly the frame's value.
 fn frame_row_span(i: usize, hop: f64, rows: usize) -> (usize, usize) {
-    let centre = i as f64 * hop;
-    let start = ((centre - hop / 2.0).round().max(0.0) as usize).min(rows - 1);
-    let end = ((centre + hop / 2.0).round().max(0.0) as usize).clamp(start + 1, rows);
-    (start, end)
+    let centre = ((i as f64 * hop).round() as usize).min(rows - 1);
+    let half = ((hop / 2.0).floor() as usize).min(centre).min(rows - 1 - centre);
+    (centre - half, centre + half + 1)
 }
 
 /// The two frames around fractional frame position `pos` and the weight of the second,
@@ -695,8 +696,8 @@ mod tests {
         assert_eq!(back.resolution, EnvelopeResolution::Sample);
         let frames = back.to_envelope();
         assert_eq!(frames.frame_indices, env.frame_indices);
-        // Interior frames: the average of a linear ramp over a symmetric window is the centre.
-        for i in 1..7 {
+        // The average of a linear ramp over a symmetric window is its centre.
+        for i in 0..7 {
             for k in 0..3 {
                 assert_relative_eq!(frames.harmonic_freqs(i)[k], env.harmonic_freqs(i)[k], max_relative = 1e-3);
                 assert_relative_eq!(frames.harmonic_amps(i)[k], env.harmonic_amps(i)[k], max_relative = 1e-2);
@@ -748,8 +749,9 @@ mod tests {
         assert_relative_eq!(archive.frequency_envelopes[100 * 5 + 2], 3.0 * (220.0 + 1000.0 / 64.0), max_relative = 1e-6);
         let env = archive.to_envelope();
         env.validate().unwrap();
-        // Frame 2 averages rows 96..160, centred on row 128 (f0 240 Hz).
-        assert_relative_eq!(env.harmonic_freqs(2)[0], 240.0 - 10.0 * 0.5 / 64.0, max_relative = 1e-5);
+        // Frame 2 averages rows 96..=160, centred on row 128 (f0 240 Hz); frame 0 is row 0.
+        assert_relative_eq!(env.harmonic_freqs(2)[0], 240.0, max_relative = 1e-5);
+        assert_relative_eq!(env.harmonic_freqs(0)[1], 440.0, max_relative = 1e-6);
         assert_relative_eq!(env.harmonic_amps(2)[4], 0.1, max_relative = 1e-6);
         assert_relative_eq!(env.band_mags(3)[10], 0.001 * 11.0 * 4.0, max_relative = 1e-6);
         assert_eq!(env.band_centres(0)[64], 8000.0);
