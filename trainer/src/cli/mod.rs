@@ -1,1 +1,7 @@
 //! One module per `ddsp` subcommand: its clap `Args` and its `run`.
+pub mod combine;
+pub mod csv_export;
+pub mod downsample;
+pub mod enrich;
+pub mod map;
+pub mod modify;
