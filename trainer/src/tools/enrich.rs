@@ -154,16 +154,19 @@ pub fn enrich(env: &Envelope, options: &EnrichOptions) -> Result<Envelope> {
     let h = needed.min(options.max_harmonics).max(h_in);
 
     let fallback_spacing = (0..n).find_map(|i| band_spacing_hz(env, i));
+    // Per frame: the last band's centre, the spacing new bands continue with (the frame's own,
+    // else the first frame's that has one, else 1 Hz so centres still rise), and how many of
+    // them fit below the new Nyquist.
     let added_bands = |i: usize| -> (f64, f64, usize) {
         let last_centre = env.band_centres(i).last().map_or(0.0, |&c| f64::from(c));
-        match band_spacing_hz(env, i).or(fallback_spacing) {
-            Some(spacing) if last_centre < new_nyquist_hz => (
-                last_centre,
-                spacing,
-                ((new_nyquist_hz - last_centre) / spacing + 1e-9).floor() as usize,
-            ),
-            _ => (last_centre, 0.0, 0),
-        }
+        let spacing = band_spacing_hz(env, i).or(fallback_spacing);
+        let count = match spacing {
+            Some(s) if last_centre < new_nyquist_hz => {
+                ((new_nyquist_hz - last_centre) / s + 1e-9).floor() as usize
+            }
+            _ => 0,
+        };
+        (last_centre, spacing.unwrap_or(1.0), count)
     };
     let b = b_in + (0..n).map(|i| added_bands(i).2).max().unwrap_or(0);
 
@@ -239,7 +242,7 @@ pub fn enrich(env: &Envelope, options: &EnrichOptions) -> Result<Envelope> {
         }
         let (last_centre, spacing, count) = added_bands(i);
         for j in 1..=(b - b_in) {
-            let c = last_centre + j as f64 * spacing.max(fallback_spacing.unwrap_or(0.0));
+            let c = last_centre + j as f64 * spacing;
             out.band_centres_hz.push(c as f32);
             out.band_mags
                 .push(if j <= count { level(c) as f32 } else { 0.0 });
