@@ -2,3 +2,4 @@
 
 pub mod envelope_archive;
 pub mod tools;
+pub mod wav_io;

@@ -15,11 +15,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Render a unified CSV to a WAV with pitch, stretch, bounce, level and playback controls.
+    Render(cli::render::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<()> = match cli.command {};
+    let result: anyhow::Result<()> = match cli.command {
+        Command::Render(args) => cli::render::run(args),
+    };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

@@ -1,1 +1,2 @@
 //! One module per `ddsp` subcommand: its clap `Args` and its `run`.
+pub mod render;
