@@ -7,3 +7,5 @@ pub mod spectral_distance;
 pub mod envelope_archive;
 pub mod tools;
 pub mod wav_io;
+#[cfg(feature = "train")]
+pub mod train;

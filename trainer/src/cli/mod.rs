@@ -9,3 +9,6 @@ pub mod enrich;
 pub mod map;
 pub mod modify;
 pub mod render;
+#[cfg(feature = "train")] pub mod export;
+#[cfg(feature = "train")] pub mod train;
+#[cfg(feature = "train")] pub mod transfer;

@@ -1,0 +1,77 @@
+//! `ddsp export --run runs/NAME [--audio file.wav]`: write a trained model's envelopes
+//! (`.npz`), preview WAVs, unified CSVs and report (SPEC §3, §2).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use ddsp_trainer::train::export::{export_run, CsvOptions, ExportOptions};
+use ddsp_trainer::train::training::RunPaths;
+
+/// The unified CSV options of the original exporter (`3-envelopes2csv.py`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct CsvArgs {
+    /// Keep every n-th frame in the CSVs.
+    #[arg(long, default_value_t = 1)]
+    pub frame_step: usize,
+    /// Keep the first n harmonics in the CSVs.
+    #[arg(long, default_value_t = 60)]
+    pub max_harmonics: usize,
+    /// Keep the first n noise bands in the CSVs.
+    #[arg(long, default_value_t = 65)]
+    pub max_noise_bands: usize,
+    /// One CSV frame per audio sample instead of per control frame (large files).
+    #[arg(long)]
+    pub full_resolution: bool,
+}
+
+impl CsvArgs {
+    /// The library's options.
+    pub fn to_options(&self) -> CsvOptions {
+        CsvOptions {
+            frame_step: self.frame_step,
+            max_harmonics: self.max_harmonics,
+            max_noise_bands: self.max_noise_bands,
+            full_resolution: self.full_resolution,
+        }
+    }
+}
+
+/// Export envelopes, previews, CSV and a report from a trained model.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Run folder of a trained model (from `ddsp train --out`).
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Recordings to export (default: the files the model was trained on).
+    #[arg(long)]
+    pub audio: Vec<PathBuf>,
+    #[command(flatten)]
+    pub csv: CsvArgs,
+}
+
+/// Runs `ddsp export`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let paths = RunPaths::new(&args.run);
+    let inputs = if args.audio.is_empty() {
+        let text = std::fs::read(paths.inputs()).with_context(|| {
+            format!(
+                "cannot read {} (give the recordings with --audio)",
+                paths.inputs().display()
+            )
+        })?;
+        serde_json::from_slice::<Vec<PathBuf>>(&text)
+            .with_context(|| format!("{} is not a list of files", paths.inputs().display()))?
+    } else {
+        args.audio.clone()
+    };
+    let summary = export_run(
+        &paths,
+        &inputs,
+        &ExportOptions {
+            csv: args.csv.to_options(),
+        },
+    )?;
+    eprintln!("{summary}");
+    Ok(())
+}

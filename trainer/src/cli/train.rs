@@ -1,0 +1,202 @@
+//! `ddsp train <wav files or folders> --out runs/NAME`: learn a DDSP model of an instrument,
+//! then export its envelopes, previews, CSV and report (SPEC §6).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use burn::config::Config;
+
+use ddsp_trainer::train::config::{Preset, TrainConfig};
+use ddsp_trainer::train::data::{collect_wav_files, load_sources, Dataset};
+use ddsp_trainer::train::device::{select, DeviceChoice};
+use ddsp_trainer::train::export::{export_run, ExportOptions};
+use ddsp_trainer::train::training::{train, RunPaths, TrainOptions};
+
+use super::export::CsvArgs;
+
+/// Learn a DDSP model (harmonics + filtered noise) from recordings of one instrument.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// WAV files, or folders searched for WAV files.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Run folder: model, checkpoints, loss log and plot, exports.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Starting sizes: `quick` (default on CPU) or `full` (DDSP solo instrument; default on GPU).
+    #[arg(long, value_enum)]
+    pub preset: Option<Preset>,
+    /// Where to train.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Continue the run in `--out` from its last checkpoint (step count, optimiser state and
+    /// data order continue; the saved configuration is used, `--steps` may raise the total).
+    #[arg(long)]
+    pub resume: bool,
+    /// Total optimiser steps.
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Width of the MLPs and size of the GRU.
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    /// Examples per step.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Control frames per second (the sample rate must be a multiple of it).
+    #[arg(long)]
+    pub frame_rate: Option<u32>,
+    /// Model audio rate, Hz (16000 default; 44100/48000 scale the loss's FFT sizes).
+    #[arg(long)]
+    pub sample_rate: Option<u32>,
+    /// Length of a training example, seconds.
+    #[arg(long)]
+    pub example_s: Option<f64>,
+    /// Hop between examples, seconds.
+    #[arg(long)]
+    pub example_hop_s: Option<f64>,
+    /// Initial Adam learning rate.
+    #[arg(long)]
+    pub learning_rate: Option<f64>,
+    /// Steps between checkpoints.
+    #[arg(long)]
+    pub checkpoint_every: Option<usize>,
+    /// Seed of weights, data order and noise: the same seed gives the same run.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Learn a room reverb too (never exported; keeps room sound out of the envelopes).
+    #[arg(long)]
+    pub reverb: bool,
+    /// Examples never louder than this (dB, A-weighted) are skipped as silent.
+    #[arg(long)]
+    pub silence_db: Option<f64>,
+    /// Stop after training: write no envelopes, previews or CSV (run `ddsp export` later).
+    #[arg(long)]
+    pub no_export: bool,
+    #[command(flatten)]
+    pub csv: CsvArgs,
+}
+
+impl Args {
+    fn config(&self, gpu: bool) -> TrainConfig {
+        let preset = self
+            .preset
+            .unwrap_or(if gpu { Preset::Full } else { Preset::Quick });
+        let mut c = TrainConfig::preset(preset);
+        macro_rules! set {
+            ($($field:ident <- $arg:ident),*) => {$( if let Some(v) = self.$arg { c.$field = v; } )*};
+        }
+        set!(steps <- steps, hidden <- hidden, batch_size <- batch_size, frame_rate_hz <- frame_rate,
+             sample_rate_hz <- sample_rate, example_s <- example_s, example_hop_s <- example_hop_s,
+             learning_rate <- learning_rate, checkpoint_every <- checkpoint_every, seed <- seed,
+             silence_db <- silence_db);
+        c.reverb |= self.reverb;
+        c
+    }
+}
+
+/// Runs `ddsp train`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let paths = RunPaths::new(&args.out);
+    let selected = select(args.device)?;
+    let config = if args.resume {
+        let mut c = TrainConfig::load(paths.config()).map_err(|e| {
+            anyhow::anyhow!("--resume: cannot read {}: {e}", paths.config().display())
+        })?;
+        if let Some(steps) = args.steps {
+            c.steps = steps;
+        }
+        c
+    } else {
+        if paths.checkpoint().exists() {
+            bail!(
+                "{} already holds a trained model; continue it with --resume or choose another --out",
+                args.out.display()
+            );
+        }
+        args.config(selected.is_gpu)
+    };
+    config.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+
+    let files = collect_wav_files(&args.inputs)?;
+    let cached = paths.feature_cache().exists();
+    let sources = load_sources(&files, &config, &paths.feature_cache(), |f| {
+        eprintln!("analysing {}", f.display());
+    })?;
+    if cached {
+        eprintln!("features: reusing {}", paths.feature_cache().display());
+    }
+    let dataset = Dataset::from_sources(&config, sources)?;
+    write_inputs(&paths, &files)?;
+    eprintln!(
+        "training on {} ({} examples of {} s from {} file(s); preset {:?}: GRU {}, {} frames/s, batch {}, {} steps)",
+        selected.description,
+        dataset.examples.len(),
+        config.example_s,
+        files.len(),
+        config.preset,
+        config.hidden,
+        config.frame_rate_hz,
+        config.batch_size,
+        config.steps
+    );
+
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = interrupt.clone();
+    // A second Ctrl-C stops at once (the last checkpoint stays).
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping after this step and writing a checkpoint (Ctrl-C again to quit now)");
+    });
+    let options = TrainOptions {
+        resume: args.resume,
+        progress: true,
+        interrupt,
+    };
+    let outcome = train(&config, &dataset, &paths, &selected.device, &options)?;
+    if outcome.steps_this_run > 0 {
+        let per_step = outcome.seconds_this_run / outcome.steps_this_run as f64;
+        eprintln!(
+            "{} steps in {:.1} s ({per_step:.3} s/step, {:.2} steps/s); step {}/{}, last loss {:.4}",
+            outcome.steps_this_run,
+            outcome.seconds_this_run,
+            1.0 / per_step,
+            outcome.step,
+            config.steps,
+            outcome.last_loss.unwrap_or(f32::NAN)
+        );
+    }
+    if outcome.interrupted {
+        eprintln!(
+            "interrupted at step {}: checkpoint written to {}; continue with `ddsp train {} --out {} --resume`",
+            outcome.step,
+            paths.checkpoint().display(),
+            args.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" "),
+            args.out.display()
+        );
+        return Ok(());
+    }
+    if args.no_export {
+        return Ok(());
+    }
+    let export = ExportOptions {
+        csv: args.csv.to_options(),
+        ..ExportOptions::default()
+    };
+    let written = export_run(&paths, &files, &export)?;
+    eprintln!("{written}");
+    Ok(())
+}
+
+fn write_inputs(paths: &RunPaths, files: &[PathBuf]) -> anyhow::Result<()> {
+    let json = serde_json::to_vec_pretty(files)?;
+    ddsp_shared::atomic_file::write_atomically(&paths.inputs(), |w| -> std::io::Result<()> {
+        std::io::Write::write_all(w, &json)
+    })
+    .with_context(|| format!("cannot write {}", paths.inputs().display()))
+}

@@ -1,0 +1,20 @@
+//! `ddsp train`: learn a DDSP model of an instrument from recordings (SPEC §6).
+//!
+//! One concept per file: [`config`] (sizes, rates, presets), [`data`] (audio → examples +
+//! features), [`model`] (the decoder), [`gru`] (the recurrent layer, built for a fast backward
+//! pass), [`synth`] (differentiable harmonic + noise synthesis), [`loss`] (multi-scale spectral
+//! loss), [`training`] (optimiser loop, checkpoints), [`device`] (CPU/GPU choice), [`plot`]
+//! (loss plot), [`export`] (envelopes, previews, CSV, report) and [`transfer`] (timbre
+//! transfer).
+
+pub mod config;
+pub mod data;
+pub mod device;
+pub mod export;
+pub mod gru;
+pub mod loss;
+pub mod model;
+pub mod plot;
+pub mod synth;
+pub mod training;
+pub mod transfer;

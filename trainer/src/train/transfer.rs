@@ -1,0 +1,73 @@
+//! Timbre transfer (beyond the original, SPEC §6): drive a trained model with the f0 and
+//! loudness of another recording, so a melody sung or whistled comes out in the trained
+//! instrument's timbre. Writes the rendered audio and the unified CSV of the predicted
+//! envelopes (which `ddsp render` and the plugin play).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use burn::tensor::Device;
+
+use super::data::{extract_features, load_audio};
+use super::export::{predict_envelope, render};
+use super::training::{load_model, RunPaths};
+use crate::wav_io::{write_wav, WavSampleFormat};
+
+/// How the driving recording's features are changed before the model sees them.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TransferOptions {
+    /// Semitones added to the f0 (e.g. -12 for an octave down).
+    pub pitch_shift_st: f32,
+    /// dB added to the loudness.
+    pub loudness_shift_db: f32,
+}
+
+/// What [`transfer`] wrote.
+#[derive(Clone, Debug)]
+pub struct TransferSummary {
+    /// The WAV.
+    pub wav: PathBuf,
+    /// The CSV.
+    pub csv: PathBuf,
+    /// Seconds of audio.
+    pub duration_s: f64,
+}
+
+/// Renders `input`'s f0 and loudness through the model of `run` into `output` (WAV at the
+/// model rate) and `csv`.
+pub fn transfer(
+    run: &RunPaths,
+    input: &Path,
+    output: &Path,
+    csv: &Path,
+    options: &TransferOptions,
+) -> anyhow::Result<TransferSummary> {
+    let device = Device::flex();
+    let (config, model) = load_model(run, &device)?;
+    let hop = config.hop_samples();
+    let audio = load_audio(input, config.sample_rate_hz, hop)?;
+    let frames = audio.len() / hop;
+    let (mut f0, _confidence, mut loudness) =
+        extract_features(&audio, config.sample_rate_hz, config.frame_rate_hz, frames)
+            .with_context(|| format!("cannot analyse {}", input.display()))?;
+    let ratio = 2f32.powf(options.pitch_shift_st / 12.0);
+    f0.iter_mut().for_each(|f| *f *= ratio);
+    loudness
+        .iter_mut()
+        .for_each(|l| *l += options.loudness_shift_db);
+    let env = predict_envelope(&model, &config, &f0, &loudness, &device);
+    let out = render(&env, 1.0, 1.0);
+    write_wav(
+        output,
+        &out,
+        config.sample_rate_hz,
+        WavSampleFormat::Float32,
+    )?;
+    ddsp_shared::unified_csv::write_path(&env, csv)
+        .with_context(|| format!("cannot write {}", csv.display()))?;
+    Ok(TransferSummary {
+        wav: output.to_path_buf(),
+        csv: csv.to_path_buf(),
+        duration_s: env.duration_s(),
+    })
+}

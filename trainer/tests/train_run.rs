@@ -1,0 +1,415 @@
+//! End-to-end checks of `ddsp train`, `--resume`, Ctrl-C and `ddsp export` through the real
+//! binary on a real WAV file (a synthetic violin-like tone, so the test needs no download).
+//! Sizes are tiny (hidden 16, 1 s examples at 50 frames/s) so the whole file runs in seconds.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ddsp_trainer::envelope_archive::EnvelopeArchive;
+
+fn ddsp() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ddsp"))
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ddsp-train-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// 6 s at 22.05 kHz (so the trainer resamples): a 5-harmonic tone gliding 220 → 330 Hz with
+/// vibrato, a swelling envelope, breath noise, and a silent second at the end.
+fn write_tone(path: &Path) {
+    let sr = 22050u32;
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: sr,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    let mut phase = 0.0f64;
+    let mut noise_state = 1u32;
+    for n in 0..6 * sr {
+        let t = n as f64 / sr as f64;
+        let voiced = t < 5.0;
+        let f0 = 220.0
+            * (1.0 + 0.5 * (t / 5.0).min(1.0))
+            * (1.0 + 0.01 * (std::f64::consts::TAU * 5.5 * t).sin());
+        phase += std::f64::consts::TAU * f0 / sr as f64;
+        let env = if voiced {
+            0.3 * (0.6 + 0.4 * (std::f64::consts::TAU * 0.5 * t).sin())
+        } else {
+            0.0
+        };
+        let tone: f64 = (1..=5).map(|k| (k as f64 * phase).sin() / k as f64).sum();
+        noise_state = noise_state
+            .wrapping_mul(1_664_525)
+            .wrapping_add(1_013_904_223);
+        let noise = (noise_state >> 8) as f64 / (1u32 << 24) as f64 - 0.5;
+        let s = env * (tone + 0.05 * noise);
+        w.write_sample((s * 32767.0 * 0.8) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+const TINY: [&str; 14] = [
+    "--hidden",
+    "16",
+    "--batch-size",
+    "2",
+    "--example-s",
+    "1",
+    "--frame-rate",
+    "50",
+    "--checkpoint-every",
+    "10",
+    "--learning-rate",
+    "0.003",
+    "--seed",
+    "1",
+];
+
+fn losses(run: &Path) -> Vec<(usize, f32)> {
+    let text = std::fs::read_to_string(run.join("loss.csv")).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].parse().unwrap(), f[1].parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn tiny_run_lowers_the_loss_resumes_and_exports() {
+    let dir = temp_dir("run");
+    let wav = dir.join("tone.wav");
+    write_tone(&wav);
+    let run = dir.join("run");
+
+    let out = ddsp()
+        .args([
+            "train",
+            wav.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+            "--steps",
+            "30",
+            "--no-export",
+        ])
+        .args(TINY)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    for f in [
+        "config.json",
+        "model.bpk",
+        "checkpoint.bin",
+        "loss.csv",
+        "loss.png",
+        "features.cache",
+    ] {
+        assert!(run.join(f).is_file(), "{f} missing; {stderr}");
+    }
+    let log = losses(&run);
+    assert_eq!(
+        log.iter().map(|e| e.0).collect::<Vec<_>>(),
+        (1..=30).collect::<Vec<_>>()
+    );
+    let first: f32 = log[..5].iter().map(|e| e.1).sum::<f32>() / 5.0;
+    let last: f32 = log[25..].iter().map(|e| e.1).sum::<f32>() / 5.0;
+    assert!(
+        last < 0.9 * first,
+        "loss must fall: first {first}, last {last}"
+    );
+
+    // A second run without --resume must not clobber the model.
+    let again = ddsp()
+        .args([
+            "train",
+            wav.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--resume"));
+
+    // Resume: the step count continues and the logged history is kept.
+    let out = ddsp()
+        .args([
+            "train",
+            wav.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+            "--resume",
+            "--steps",
+            "40",
+            "--no-export",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("reusing"),
+        "features must come from the cache: {stderr}"
+    );
+    let resumed = losses(&run);
+    assert_eq!(resumed.len(), 40);
+    assert_eq!(&resumed[..30], &log[..]);
+    assert_eq!(resumed[39].0, 40);
+    assert!(
+        resumed[30..].iter().map(|e| e.1).sum::<f32>() / 10.0 < first,
+        "resumed run must start from the trained model"
+    );
+
+    // Export: npz keys and shapes, previews, CSVs, report.
+    let out = ddsp()
+        .args(["export", "--run", run.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let folder = run.join("export").join("tone");
+    // 6 s at 4 s per chunk: two chunks.
+    for c in ["chunk_00", "chunk_01"] {
+        let npz = EnvelopeArchive::read(&folder.join(format!("{c}_envelopes.npz"))).unwrap();
+        assert_eq!((npz.harmonic_count, npz.noise_band_count), (60, 65));
+        assert_eq!(npz.sample_rate_hz, 16000.0);
+        assert_eq!(npz.frame_rate_hz, 50.0);
+        let frames = npz.frame_count();
+        assert_eq!(npz.f0_hz_frames.len(), frames);
+        assert_eq!(npz.noise_magnitudes_frames.len(), frames * 65);
+        assert_eq!(
+            npz.row_count(),
+            frames * 320,
+            "sample resolution, as the original"
+        );
+        for suffix in ["1oscbank", "1noise", "1oscbank_noise"] {
+            let reader = hound::WavReader::open(folder.join(format!("{c}_{suffix}.wav"))).unwrap();
+            assert_eq!(reader.spec().sample_rate, 16000);
+            assert_eq!(reader.duration() as usize, frames * 320);
+        }
+        let csv =
+            ddsp_shared::unified_csv::read_path(&folder.join(format!("{c}_unified.csv"))).unwrap();
+        assert_eq!(csv.frame_count(), frames);
+    }
+    let first_chunk = EnvelopeArchive::read(&folder.join("chunk_00_envelopes.npz")).unwrap();
+    assert_eq!(first_chunk.frame_count(), 200);
+    let whole = ddsp_shared::unified_csv::read_path(&folder.join("tone_unified.csv")).unwrap();
+    assert_eq!(whole.frame_count(), 300);
+    assert_eq!((whole.harmonic_count, whole.noise_band_count), (60, 65));
+    // The model hears the tone: harmonics sound where the tone plays, over 200 Hz.
+    assert!(
+        whole.f0_hz[50] > 200.0 && whole.f0_hz[50] < 300.0,
+        "f0 {}",
+        whole.f0_hz[50]
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["files"].as_array().unwrap().len(), 1);
+    assert!(std::fs::read_to_string(run.join("report.md"))
+        .unwrap()
+        .contains("tone.wav"));
+
+    // Thinned CSV through the export options.
+    let out = ddsp()
+        .args([
+            "export",
+            "--run",
+            run.to_str().unwrap(),
+            "--frame-step",
+            "2",
+            "--max-harmonics",
+            "10",
+            "--max-noise-bands",
+            "8",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let thin = ddsp_shared::unified_csv::read_path(&folder.join("tone_unified.csv")).unwrap();
+    assert_eq!(
+        (
+            thin.frame_count(),
+            thin.harmonic_count,
+            thin.noise_band_count
+        ),
+        (150, 10, 8)
+    );
+
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn same_seed_gives_the_same_run() {
+    let dir = temp_dir("seed");
+    let wav = dir.join("tone.wav");
+    write_tone(&wav);
+    let mut logs = Vec::new();
+    for name in ["a", "b"] {
+        let run = dir.join(name);
+        let out = ddsp()
+            .args([
+                "train",
+                wav.to_str().unwrap(),
+                "--out",
+                run.to_str().unwrap(),
+                "--steps",
+                "5",
+                "--no-export",
+            ])
+            .args(TINY)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        logs.push(losses(&run));
+    }
+    assert_eq!(logs[0], logs[1]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_inputs_get_clear_errors() {
+    let dir = temp_dir("bad");
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = ddsp()
+        .args([
+            "train",
+            empty.to_str().unwrap(),
+            "--out",
+            dir.join("r").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no audio found"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let short = dir.join("short.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&short, spec).unwrap();
+    for n in 0..8000 {
+        w.write_sample(((n as f32 * 0.1).sin() * 8000.0) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+    let out = ddsp()
+        .args([
+            "train",
+            short.to_str().unwrap(),
+            "--out",
+            dir.join("r").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("too short"), "{stderr}");
+
+    let silent = dir.join("silent.wav");
+    let mut w = hound::WavWriter::create(&silent, spec).unwrap();
+    for _ in 0..16000 * 5 {
+        w.write_sample(0i16).unwrap();
+    }
+    w.finalize().unwrap();
+    let out = ddsp()
+        .args([
+            "train",
+            silent.to_str().unwrap(),
+            "--out",
+            dir.join("r").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("silent"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_writes_a_final_checkpoint() {
+    let dir = temp_dir("ctrlc");
+    let wav = dir.join("tone.wav");
+    write_tone(&wav);
+    let run = dir.join("run");
+    let mut child = ddsp()
+        .args([
+            "train",
+            wav.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+            "--steps",
+            "100000",
+            "--no-export",
+        ])
+        .args(TINY)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the first checkpoint (step 10), then interrupt.
+    let start = std::time::Instant::now();
+    while !run.join("loss.csv").exists() {
+        assert!(
+            start.elapsed().as_secs() < 120,
+            "no checkpoint after 2 minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("interrupted at step"), "{stderr}");
+    let log = losses(&run);
+    assert!(log.len() >= 10 && log.len() < 100000);
+    // The checkpoint holds the last step: resuming continues right after it.
+    let last = log.last().unwrap().0;
+    let out = ddsp()
+        .args([
+            "train",
+            wav.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+            "--resume",
+            "--no-export",
+        ])
+        .args(["--steps", &(last + 2).to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(losses(&run).last().unwrap().0, last + 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
