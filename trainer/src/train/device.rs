@@ -54,8 +54,10 @@ pub fn select(choice: DeviceChoice) -> anyhow::Result<SelectedDevice> {
 fn find_gpu() -> Result<SelectedDevice, String> {
     use burn::tensor::DeviceType;
     // Driver stacks can panic while being probed; a failed probe means "no GPU".
-    let devices = std::panic::catch_unwind(|| Device::enumerate(DeviceType::Wgpu))
-        .map_err(|_| "probing the GPU drivers failed".to_string())?;
+    let devices = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Device::enumerate(DeviceType::Wgpu)
+    }))
+    .map_err(|_| "probing the GPU drivers failed".to_string())?;
     let gpu = devices
         .into_iter()
         .find(|d| {
@@ -65,10 +67,10 @@ fn find_gpu() -> Result<SelectedDevice, String> {
         .ok_or_else(|| "no GPU adapter found".to_string())?;
     // Make sure the adapter really works before committing a run to it.
     let probe = gpu.clone();
-    let works = std::panic::catch_unwind(move || {
+    let works = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         let t = burn::tensor::Tensor::<1>::from_floats([1.0f32, 2.0], &probe);
         t.sum().into_scalar::<f32>() == 3.0
-    })
+    }))
     .unwrap_or(false);
     if !works {
         return Err(format!("the GPU adapter {gpu:?} failed a test computation"));
