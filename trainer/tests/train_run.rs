@@ -357,7 +357,7 @@ fn ctrl_c_writes_a_final_checkpoint() {
     let wav = dir.join("tone.wav");
     write_tone(&wav);
     let run = dir.join("run");
-    let mut child = ddsp()
+    let child = ddsp()
         .args([
             "train",
             wav.to_str().unwrap(),

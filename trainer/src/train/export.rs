@@ -104,7 +104,7 @@ pub fn predict_envelope(
 fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data()
         .convert::<f32>()
-        .to_vec()
+        .try_to_vec()
         .expect("f32 tensor data")
 }
 

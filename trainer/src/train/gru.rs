@@ -270,8 +270,8 @@ mod tests {
 
         let (out, tape) = gru.forward(input.clone(), true);
         let reference = reference_forward(&gru, input.clone());
-        let out_values: Vec<f32> = out.to_data().to_vec().unwrap();
-        let ref_values: Vec<f32> = reference.to_data().to_vec().unwrap();
+        let out_values: Vec<f32> = out.to_data().try_to_vec().unwrap();
+        let ref_values: Vec<f32> = reference.to_data().try_to_vec().unwrap();
         for (a, b) in out_values.iter().zip(&ref_values) {
             assert!((a - b).abs() < 1e-5, "forward differs: {a} vs {b}");
         }
@@ -287,8 +287,8 @@ mod tests {
         let ref_grads = GradientsParams::from_grads(ref_loss.backward(), &gru);
 
         let check = |name: &str, a: Option<Tensor<2>>, b: Option<Tensor<2>>| {
-            let a: Vec<f32> = a.expect(name).to_data().to_vec().unwrap();
-            let b: Vec<f32> = b.expect(name).to_data().to_vec().unwrap();
+            let a: Vec<f32> = a.expect(name).to_data().try_to_vec().unwrap();
+            let b: Vec<f32> = b.expect(name).to_data().try_to_vec().unwrap();
             for (x, y) in a.iter().zip(&b) {
                 assert!((x - y).abs() < 1e-4 * (1.0 + y.abs()), "{name}: {x} vs {y}");
             }

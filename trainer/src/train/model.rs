@@ -280,14 +280,14 @@ mod tests {
         assert!(tape.is_none());
         assert_eq!(controls.harmonic_amps.dims(), [2, 5, HARMONIC_COUNT]);
         assert_eq!(controls.noise_mags.dims(), [2, 5, NOISE_BAND_COUNT]);
-        let amps: Vec<f32> = controls.harmonic_amps.to_data().to_vec().unwrap();
+        let amps: Vec<f32> = controls.harmonic_amps.to_data().try_to_vec().unwrap();
         let frame = &amps[5 * HARMONIC_COUNT..6 * HARMONIC_COUNT];
         assert!(frame[..7].iter().all(|&a| a > 0.0));
         assert!(
             frame[8..].iter().all(|&a| a == 0.0),
             "partials above Nyquist must be silent"
         );
-        let mags: Vec<f32> = controls.noise_mags.to_data().to_vec().unwrap();
+        let mags: Vec<f32> = controls.noise_mags.to_data().try_to_vec().unwrap();
         assert!(mags.iter().all(|&m| m > 0.0 && m < 2.0));
     }
 

@@ -287,7 +287,7 @@ mod tests {
     use ddsp_shared::Envelope;
 
     fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.to_data().to_vec().unwrap()
+        t.to_data().try_to_vec().unwrap()
     }
 
     #[test]
