@@ -186,7 +186,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let export = ExportOptions {
         csv: args.csv.to_options(),
-        ..ExportOptions::default()
     };
     let written = export_run(&paths, &files, &export)?;
     eprintln!("{written}");

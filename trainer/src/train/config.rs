@@ -131,7 +131,7 @@ impl TrainConfig {
                 self.sample_rate_hz
             ));
         }
-        if self.frame_rate_hz == 0 || self.sample_rate_hz % self.frame_rate_hz != 0 {
+        if self.frame_rate_hz == 0 || !self.sample_rate_hz.is_multiple_of(self.frame_rate_hz) {
             return Err(format!(
                 "the sample rate ({} Hz) must be a multiple of the frame rate ({} Hz)",
                 self.sample_rate_hz, self.frame_rate_hz

@@ -117,7 +117,7 @@ impl FastGru {
         for t in 0..frames {
             let mut x: Tensor<2> = projection_values
                 .clone()
-                .slice([t..t + 1])
+                .slice_dim(0, t..t + 1)
                 .reshape([batch, 3 * h]);
             let mut rec = hidden.clone().matmul(weights.clone()) + recurrent_bias.clone();
             if track {

@@ -31,6 +31,7 @@ pub struct SynthInputs {
 impl SynthInputs {
     /// Builds the synthesiser inputs of `batch` sequences of `frames` f0 values (Hz,
     /// row-major), with `noise_seed` choosing the noise.
+    #[allow(clippy::too_many_arguments)] // all plain sizes and rates of one batch
     pub fn new(
         f0_hz: &[f32],
         batch: usize,
@@ -221,7 +222,7 @@ impl Reverb {
         let ir = self.ir.val();
         let len = ir.dims()[0];
         let ir = ir
-            .slice([1..len])
+            .slice_dim(0, 1..len)
             .pad([(1, 0)], PadMode::Constant(0.0))
             .reshape([1, len]);
         let fft_len = (n + len - 1).next_power_of_two();

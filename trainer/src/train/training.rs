@@ -384,7 +384,7 @@ pub fn train(
         });
         bar.set_position(state.step as u64);
         bar.set_message(format!("{loss:.3}"));
-        if state.step % config.checkpoint_every == 0 || state.step == config.steps {
+        if state.step.is_multiple_of(config.checkpoint_every) || state.step == config.steps {
             save_checkpoint(&trainer, &state, paths)?;
             write_logs(paths, &log)?;
             if bar.is_hidden() {
