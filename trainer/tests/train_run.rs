@@ -66,7 +66,7 @@ const TINY: [&str; 14] = [
     "--checkpoint-every",
     "10",
     "--learning-rate",
-    "0.003",
+    "0.01",
     "--seed",
     "1",
 ];
@@ -96,7 +96,7 @@ fn tiny_run_lowers_the_loss_resumes_and_exports() {
             "--out",
             run.to_str().unwrap(),
             "--steps",
-            "30",
+            "60",
             "--no-export",
         ])
         .args(TINY)
@@ -117,10 +117,10 @@ fn tiny_run_lowers_the_loss_resumes_and_exports() {
     let log = losses(&run);
     assert_eq!(
         log.iter().map(|e| e.0).collect::<Vec<_>>(),
-        (1..=30).collect::<Vec<_>>()
+        (1..=60).collect::<Vec<_>>()
     );
     let first: f32 = log[..5].iter().map(|e| e.1).sum::<f32>() / 5.0;
-    let last: f32 = log[25..].iter().map(|e| e.1).sum::<f32>() / 5.0;
+    let last: f32 = log[55..].iter().map(|e| e.1).sum::<f32>() / 5.0;
     assert!(
         last < 0.9 * first,
         "loss must fall: first {first}, last {last}"
@@ -148,7 +148,7 @@ fn tiny_run_lowers_the_loss_resumes_and_exports() {
             run.to_str().unwrap(),
             "--resume",
             "--steps",
-            "40",
+            "70",
             "--no-export",
         ])
         .output()
@@ -160,11 +160,11 @@ fn tiny_run_lowers_the_loss_resumes_and_exports() {
         "features must come from the cache: {stderr}"
     );
     let resumed = losses(&run);
-    assert_eq!(resumed.len(), 40);
-    assert_eq!(&resumed[..30], &log[..]);
-    assert_eq!(resumed[39].0, 40);
+    assert_eq!(resumed.len(), 70);
+    assert_eq!(&resumed[..60], &log[..]);
+    assert_eq!(resumed[69].0, 70);
     assert!(
-        resumed[30..].iter().map(|e| e.1).sum::<f32>() / 10.0 < first,
+        resumed[60..].iter().map(|e| e.1).sum::<f32>() / 10.0 < first,
         "resumed run must start from the trained model"
     );
 
