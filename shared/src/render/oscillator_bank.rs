@@ -18,8 +18,10 @@
 /// computed this often and ramped per sample in between.
 pub const CONTROL_TICK_SAMPLES: usize = 32;
 
-/// Partials processed side by side.
-pub const LANES: usize = 8;
+/// Partials processed side by side: enough independent phasor chains to hide the latency of
+/// each chain's multiply-adds (8 SIMD registers' worth with SSE), so the bank is throughput-
+/// rather than latency-bound.
+pub const LANES: usize = 32;
 
 /// Most partials the bank plays; further harmonics of an envelope are ignored.
 pub const MAX_HARMONICS: usize = 512;
