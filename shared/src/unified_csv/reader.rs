@@ -447,7 +447,8 @@ fn fill_missing_harmonics(harmonics: &mut Components, f0_hz: &[f32]) {
     for (frame, freqs) in harmonics.freqs.chunks_exact_mut(count).enumerate() {
         for (k, freq) in freqs.iter_mut().enumerate() {
             if freq.is_nan() {
-                *freq = f0_hz[frame] * (k + 1) as f32;
+                // Saturate rather than overflow to infinity for an absurd (but finite) f0.
+                *freq = (f0_hz[frame] * (k + 1) as f32).min(f32::MAX);
             }
         }
     }
