@@ -35,7 +35,7 @@ fn bench_voices(c: &mut Criterion) {
         let mut bank = VoiceBank::default();
         bank.prepare(SAMPLE_RATE_HZ, MAX_BLOCK_SIZE);
         for v in 0..voices {
-            bank.note_on(NoteKey { channel: 0, note: 48 + v as u8, voice_id: None }, 1.0, &settings);
+            bank.note_on(NoteKey { channel: Some(0), note: Some(48 + v as u8), voice_id: None }, 1.0, &settings);
         }
         let mut scratch = [0.0f32; MAX_BLOCK_SIZE];
         let mut mix = [0.0f32; MAX_BLOCK_SIZE];

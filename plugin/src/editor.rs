@@ -6,8 +6,9 @@
 use std::sync::{Arc, Mutex};
 
 use nice_plug::editor::dpi::LogicalSize;
+use nice_plug::context::gui::GuiContext;
 use nice_plug::prelude::*;
-use nice_plug_egui::egui::{self, Color32, RichText, Vec2};
+use egui::{Color32, RichText, Vec2};
 use nice_plug_egui::widgets::ParamSlider;
 use nice_plug_egui::{EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp, RepaintNotifier};
 
@@ -247,7 +248,7 @@ impl NiceEguiApp for PlayerGui {
         let snapshot = self.spectrum.lock().unwrap_or_else(|p| p.into_inner()).read().clone();
         let envelope = self.exchange.status().envelope;
 
-        egui::CentralPanel::default().show_inside(ui, |ui| {
+        egui::CentralPanel::default().show(ui, |ui| {
             let width = ui.available_width();
             ui.horizontal(|ui| {
                 ui.heading("DDSP Spectral Player");

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use nice_plug_egui::egui;
+
 
 /// One row of the listing.
 #[derive(Debug, Clone, PartialEq, Eq)]

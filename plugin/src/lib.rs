@@ -12,6 +12,7 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 
 use ddsp_shared::render::{AnchorMode as RenderAnchor, BounceParams, RenderParams};
+use nice_plug::midi::{Channel, Key, VoiceID};
 use nice_plug::prelude::*;
 use nice_plug_egui::EguiEditorState;
 
@@ -190,17 +191,17 @@ impl SpectralPlayer {
     /// Handles one note event at its sample position.
     fn handle_event(&mut self, event: NoteEvent<()>) {
         match event {
-            NoteEvent::NoteOn { voice_id, channel, note, velocity, .. } => {
+            NoteEvent::NoteOn { voice_id, channel, key, velocity, .. } => {
                 let settings = self.note_settings();
-                self.voices.note_on(NoteKey { channel, note, voice_id }, velocity, &settings);
+                self.voices.note_on(note_key(voice_id, channel, key), velocity, &settings);
             }
-            NoteEvent::NoteOff { voice_id, channel, note, .. } => {
+            NoteEvent::NoteOff { voice_id, channel, key, .. } => {
                 let adsr = self.adsr_settings();
-                self.voices.note_off(NoteKey { channel, note, voice_id }, &adsr, self.sample_rate_hz);
+                self.voices.note_off(note_key(voice_id, channel, key), &adsr, self.sample_rate_hz);
             }
-            NoteEvent::Choke { voice_id, channel, note, .. } => {
+            NoteEvent::Choke { voice_id, channel, key, .. } => {
                 let adsr = AdsrSettings { release_ms: 1.0, ..self.adsr_settings() };
-                self.voices.note_off(NoteKey { channel, note, voice_id }, &adsr, self.sample_rate_hz);
+                self.voices.note_off(note_key(voice_id, channel, key), &adsr, self.sample_rate_hz);
             }
             NoteEvent::MidiPitchBend { value, .. } => {
                 self.voices.bend_steps = (value * 2.0 - 1.0) * self.params.bend_range_steps.value();
@@ -247,6 +248,11 @@ impl SpectralPlayer {
         self.spectrum_in.publish();
         self.repaint.request_repaint();
     }
+}
+
+/// The voice key of a host note event (wildcards become `None`).
+fn note_key(voice_id: VoiceID, channel: Channel, key: Key) -> NoteKey {
+    NoteKey { channel: channel.number(), note: key.number(), voice_id: voice_id.id() }
 }
 
 impl Plugin for SpectralPlayer {

@@ -7,7 +7,7 @@
 
 use ddsp_shared::render::{Renderer, MAX_HARMONICS, MAX_NOISE_BANDS};
 use ddsp_shared::Envelope;
-use nice_plug_egui::egui::{self, Color32, Pos2, Rect, Sense, Shape, Stroke, Vec2};
+use egui::{Color32, Pos2, Rect, Sense, Shape, Stroke, Vec2};
 
 /// Lowest frequency on the spectrum's axis, Hz.
 pub const VIEW_MIN_HZ: f32 = 20.0;

@@ -17,14 +17,29 @@ pub const FREE_RUN_SLOT: usize = MAX_VOICES;
 /// All slots: the MIDI voices plus the free-running one.
 pub const SLOT_COUNT: usize = MAX_VOICES + 1;
 
-/// Who started a voice.
+/// Who started a voice, or which voices a note-off means. `None` is a wildcard (a host's
+/// "all notes on this channel", say).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NoteKey {
-    pub channel: u8,
-    pub note: u8,
+    pub channel: Option<u8>,
+    pub note: Option<u8>,
     /// The host's note id (CLAP), when it sends one.
     pub voice_id: Option<i32>,
 }
+
+impl NoteKey {
+    /// Whether a note-off for `self` releases the voice started by `owner`.
+    fn releases(&self, owner: &NoteKey) -> bool {
+        if let (Some(a), Some(b)) = (self.voice_id, owner.voice_id) {
+            return a == b;
+        }
+        let matches = |a: Option<u8>, b: Option<u8>| a.is_none() || b.is_none() || a == b;
+        matches(self.channel, owner.channel) && matches(self.note, owner.note)
+    }
+}
+
+/// The key a note-on with a wildcard key plays.
+const DEFAULT_NOTE: u8 = 60;
 
 /// One voice slot. The renderer lives here for the plugin's lifetime; `key` says whether a
 /// note owns it.
@@ -134,7 +149,7 @@ impl VoiceBank {
         slot.key = Some(key);
         slot.age = self.next_age;
         slot.velocity_gain = velocity_gain(velocity, settings.velocity_sensitivity);
-        slot.offset_steps = key.note as f32 - settings.root_note as f32;
+        slot.offset_steps = key.note.unwrap_or(DEFAULT_NOTE) as f32 - settings.root_note as f32;
         slot.adsr.kill();
         slot.adsr.gate_on();
         slot.renderer.restart();
@@ -147,11 +162,7 @@ impl VoiceBank {
     pub fn note_off(&mut self, key: NoteKey, adsr: &AdsrSettings, sample_rate_hz: f32) {
         for slot in &mut self.slots[..MAX_VOICES] {
             let Some(owner) = slot.key else { continue };
-            let same = match (owner.voice_id, key.voice_id) {
-                (Some(a), Some(b)) => a == b,
-                _ => owner.channel == key.channel && owner.note == key.note,
-            };
-            if same && slot.adsr.is_held() {
+            if key.releases(&owner) && slot.adsr.is_held() {
                 slot.adsr.gate_off(adsr, sample_rate_hz);
             }
         }
@@ -234,7 +245,7 @@ mod tests {
         NoteSettings { root_note: 60, divisions_per_octave: 12.0, velocity_sensitivity: 1.0, voice_count: 3 };
 
     fn key(note: u8) -> NoteKey {
-        NoteKey { channel: 0, note, voice_id: None }
+        NoteKey { channel: Some(0), note: Some(note), voice_id: None }
     }
 
     #[test]
@@ -248,7 +259,7 @@ mod tests {
         assert_eq!(d, a, "oldest voice stolen");
         assert_ne!(b, c);
         assert_eq!(bank.active_count(), 3);
-        assert_eq!(bank.slots[d].key.unwrap().note, 65);
+        assert_eq!(bank.slots[d].key.unwrap().note, Some(65));
     }
 
     #[test]
