@@ -1,1 +1,419 @@
-//! The real-time harmonic + noise renderer (SPEC §4). (Filled in by the foundation work.)
+//! The real-time harmonic + noise renderer (SPEC §4), shared by the plugin (one [`Renderer`]
+//! per voice), `ddsp render` and the trainer's previews.
+//!
+//! ```
+//! use ddsp_shared::render::{RenderParams, Renderer};
+//! use ddsp_shared::Envelope;
+//!
+//! let mut envelope = Envelope::silent(250.0, 16_000.0, 250, 4, 3, 220.0);
+//! envelope.harmonic_amps.fill(0.1);
+//! let mut renderer = Renderer::new();
+//! renderer.prepare(48_000.0, 512); // allocates; nothing after this does
+//! let params = RenderParams { pitch_steps: 7.0, ..RenderParams::default() };
+//! let mut block = [0.0f32; 512];
+//! renderer.process(&envelope, &params, &mut block);
+//! assert!(block.iter().any(|&s| s != 0.0));
+//! ```
+//!
+//! How it works: every [`CONTROL_TICK_SAMPLES`] samples a control tick smooths the controls,
+//! advances the bounce and the conductor, interpolates the envelope between its frames at the
+//! conductor's position, applies pitch, stretch and levels, and hands the results to the
+//! oscillator bank (which ramps frequency and amplitude per sample across the tick) and, every
+//! hop, to the noise synthesiser. Ticks are rendered into an internal buffer that `process`
+//! copies out, so the output does not depend on how the host cuts it into blocks: blocks of 1,
+//! 7, 64 or 4096 samples give bit-identical audio.
+//!
+//! Real-time safety: [`Renderer::prepare`] allocates everything (sized by [`MAX_HARMONICS`] and
+//! [`MAX_NOISE_BANDS`]; an envelope with more harmonics or bands plays the first ones and
+//! ignores the rest) and plans the FFT. [`Renderer::process`] never allocates, locks or does
+//! I/O, for any block size and any envelope (the envelope is borrowed per call, so the plugin
+//! may swap envelopes of any size between blocks).
+
+mod bounce;
+mod conductor;
+mod noise_synth;
+mod oscillator_bank;
+mod params;
+mod pitch;
+mod random;
+mod smoothing;
+mod stretch;
+
+pub use bounce::BOUNCE_GLIDE_S;
+pub use noise_synth::MAX_NOISE_BANDS;
+pub use oscillator_bank::{CONTROL_TICK_SAMPLES, MAX_HARMONICS};
+pub use params::*;
+pub use pitch::{tet_octaves, tet_ratio};
+pub use stretch::{centre_partial_index, stretch_hz, AnchorMode};
+
+use crate::Envelope;
+use bounce::Bounce;
+use conductor::{Conductor, FramePosition};
+use noise_synth::NoiseSynth;
+use oscillator_bank::OscillatorBank;
+use smoothing::{one_pole_coefficient, Smoothed};
+
+/// Partials are faded out over this fraction of the Nyquist frequency below it (from 95 % of
+/// Nyquist to Nyquist), so a partial gliding up to Nyquist disappears smoothly instead of
+/// aliasing or clicking off.
+pub const NYQUIST_FADE_FRACTION: f32 = 0.05;
+
+/// Seed a renderer starts with; see [`Renderer::set_seed`].
+pub const DEFAULT_SEED: u64 = 1;
+
+/// The smoothed continuous controls.
+#[derive(Clone, Copy, Debug, Default)]
+struct SmoothedControls {
+    /// Pitch in octaves: master pitch plus the voice's transpose.
+    octaves: Smoothed,
+    stretch: Smoothed,
+    /// Manual anchor in octaves above 1 Hz (smoothed on a log axis).
+    anchor_octaves: Smoothed,
+    harmonic_gain: Smoothed,
+    noise_gain: Smoothed,
+}
+
+/// Everything a prepared renderer owns (kept apart so an unprepared renderer is just `None`).
+struct Prepared {
+    sample_rate_hz: f32,
+    bank: OscillatorBank,
+    noise: NoiseSynth,
+    /// Scratch for one tick's frequency targets (radians per sample).
+    omegas: Vec<f32>,
+    /// Scratch for one tick's amplitude targets.
+    amps: Vec<f32>,
+    /// Transformed partial frequencies of the last tick, Hz (for the GUI).
+    partial_freqs_hz: Vec<f32>,
+    /// Transformed noise band centres of the last noise frame, Hz.
+    band_centres_hz: Vec<f32>,
+    /// Noise band magnitudes of the last noise frame (after level controls).
+    band_mags: Vec<f32>,
+    band_count: usize,
+    /// Samples of the current tick.
+    tick: [f32; CONTROL_TICK_SAMPLES],
+}
+
+/// One voice of harmonic + noise synthesis. See the module documentation.
+pub struct Renderer {
+    prepared: Option<Box<Prepared>>,
+    conductor: Conductor,
+    bounce: Bounce,
+    controls: SmoothedControls,
+    /// Extra pitch ratio of this voice (MIDI note, pitch bend).
+    transpose_ratio: f32,
+    /// Controls jump to their targets at the next tick (after prepare/restart).
+    snap_controls: bool,
+    /// Next sample of `Prepared::tick` to copy out; `CONTROL_TICK_SAMPLES` = a tick is due.
+    tick_read: usize,
+    partial_count: usize,
+    seed: u64,
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderer")
+            .field("prepared", &self.prepared.is_some())
+            .field("playhead_frame", &self.conductor.playhead_frame())
+            .field("finished", &self.conductor.is_finished())
+            .finish()
+    }
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Renderer {
+    /// An unprepared renderer: `process` outputs silence until [`Renderer::prepare`].
+    pub fn new() -> Self {
+        Self {
+            prepared: None,
+            conductor: Conductor::default(),
+            bounce: Bounce::new(DEFAULT_SEED),
+            controls: SmoothedControls::default(),
+            transpose_ratio: 1.0,
+            snap_controls: true,
+            tick_read: CONTROL_TICK_SAMPLES,
+            partial_count: 0,
+            seed: DEFAULT_SEED,
+        }
+    }
+
+    /// Allocates every buffer and plans the FFT for `sample_rate_hz`, then restarts. The only
+    /// method that allocates. `max_block` is accepted for symmetry with plugin hosts: `process`
+    /// takes blocks of any length, so nothing is sized by it.
+    pub fn prepare(&mut self, sample_rate_hz: f32, max_block: usize) {
+        let _ = max_block;
+        let sample_rate_hz = if sample_rate_hz.is_finite() && sample_rate_hz > 0.0 { sample_rate_hz } else { 48_000.0 };
+        self.prepared = Some(Box::new(Prepared {
+            sample_rate_hz,
+            bank: OscillatorBank::new(),
+            noise: NoiseSynth::new(sample_rate_hz, self.seed),
+            omegas: vec![0.0; MAX_HARMONICS],
+            amps: vec![0.0; MAX_HARMONICS],
+            partial_freqs_hz: vec![0.0; MAX_HARMONICS],
+            band_centres_hz: vec![0.0; MAX_NOISE_BANDS],
+            band_mags: vec![0.0; MAX_NOISE_BANDS],
+            band_count: 0,
+            tick: [0.0; CONTROL_TICK_SAMPLES],
+        }));
+        self.restart();
+    }
+
+    /// Sample rate given to [`Renderer::prepare`] (`None` before).
+    pub fn sample_rate_hz(&self) -> Option<f32> {
+        self.prepared.as_ref().map(|p| p.sample_rate_hz)
+    }
+
+    /// Back to the start of the window: phases reset, noise and jitter streams restart from
+    /// their seeds, controls jump to their values at the next block, and a bounce that is
+    /// enabled starts again. Never allocates.
+    pub fn restart(&mut self) {
+        self.conductor.restart();
+        self.bounce = Bounce::new(self.seed);
+        self.snap_controls = true;
+        self.tick_read = CONTROL_TICK_SAMPLES;
+        self.partial_count = 0;
+        if let Some(p) = self.prepared.as_mut() {
+            p.bank.reset();
+            p.noise.set_seed(self.seed);
+            p.noise.reset();
+            p.band_count = 0;
+            p.tick = [0.0; CONTROL_TICK_SAMPLES];
+        }
+    }
+
+    /// Seed of the noise and bounce jitter, used from the next [`Renderer::restart`] (or
+    /// [`Renderer::prepare`]). Give each voice of a polyphonic instrument its own seed so that
+    /// two notes do not carry the same noise.
+    pub fn set_seed(&mut self, seed: u64) {
+        self.seed = seed;
+    }
+
+    /// Extra pitch ratio of this voice (a MIDI note's transposition times pitch bend),
+    /// smoothed like the other controls. Non-positive or non-finite values are ignored.
+    pub fn set_transpose_ratio(&mut self, ratio: f32) {
+        if ratio.is_finite() && ratio > 0.0 {
+            self.transpose_ratio = ratio;
+        }
+    }
+
+    /// Starts a new bounce now if bounce is enabled (restarting one that is running).
+    pub fn trigger_bounce(&mut self) {
+        self.bounce.trigger();
+    }
+
+    /// Whether a bounce oscillation is running (not counting the glide back).
+    pub fn is_bouncing(&self) -> bool {
+        self.bounce.is_active()
+    }
+
+    /// Fractional position in the envelope's arrays being played (frame `a` plus the fraction
+    /// towards the next), for the GUI's playhead.
+    pub fn playhead_frame(&self) -> f64 {
+        self.conductor.playhead_frame()
+    }
+
+    /// A non-looping window has been played to its end (the output is silent from then on,
+    /// after a fade of one tick and the noise's last frame).
+    pub fn is_finished(&self) -> bool {
+        self.conductor.is_finished()
+    }
+
+    /// Copies the transformed partials of the current tick (frequency in Hz, amplitude after
+    /// the level controls and the Nyquist fade) into `freqs_hz` and `amps`; returns how many
+    /// were written (the smaller of the partial count and the slices' lengths).
+    pub fn current_partials(&self, freqs_hz: &mut [f32], amps: &mut [f32]) -> usize {
+        let Some(p) = self.prepared.as_ref() else { return 0 };
+        let n = self.partial_count.min(freqs_hz.len()).min(amps.len());
+        freqs_hz[..n].copy_from_slice(&p.partial_freqs_hz[..n]);
+        amps[..n].copy_from_slice(&p.amps[..n]);
+        n
+    }
+
+    /// Copies the transformed noise bands of the current noise frame (centre in Hz, magnitude
+    /// after the level controls); returns how many were written.
+    pub fn current_noise_bands(&self, centres_hz: &mut [f32], mags: &mut [f32]) -> usize {
+        let Some(p) = self.prepared.as_ref() else { return 0 };
+        let n = p.band_count.min(centres_hz.len()).min(mags.len());
+        centres_hz[..n].copy_from_slice(&p.band_centres_hz[..n]);
+        mags[..n].copy_from_slice(&p.band_mags[..n]);
+        n
+    }
+
+    /// Renders `out.len()` samples of mono audio into `out` (overwriting it). Any block length;
+    /// never allocates. Silence before [`Renderer::prepare`].
+    pub fn process(&mut self, envelope: &Envelope, params: &RenderParams, out: &mut [f32]) {
+        if self.prepared.is_none() {
+            out.fill(0.0);
+            return;
+        }
+        let params = params.sanitized();
+        // An envelope whose arrays disagree with its counts would make indexing panic on the
+        // audio thread: it plays as an empty one (silence, finished) instead.
+        let empty;
+        let envelope = if is_playable(envelope) {
+            envelope
+        } else {
+            empty = EMPTY_ENVELOPE;
+            &empty
+        };
+        let mut written = 0;
+        while written < out.len() {
+            if self.tick_read == CONTROL_TICK_SAMPLES {
+                self.render_tick(envelope, &params);
+                self.tick_read = 0;
+            }
+            let Some(p) = self.prepared.as_ref() else { return };
+            let n = (CONTROL_TICK_SAMPLES - self.tick_read).min(out.len() - written);
+            out[written..written + n].copy_from_slice(&p.tick[self.tick_read..self.tick_read + n]);
+            self.tick_read += n;
+            written += n;
+        }
+    }
+
+    /// One control tick: controls, bounce, conductor, transforms; then the tick's audio.
+    fn render_tick(&mut self, envelope: &Envelope, params: &RenderParams) {
+        let Some(p) = self.prepared.as_deref_mut() else { return };
+        let dt_s = CONTROL_TICK_SAMPLES as f32 / p.sample_rate_hz;
+
+        // Controls.
+        let octaves_target = tet_octaves(params.pitch_steps, params.tet_size) + self.transpose_ratio.log2();
+        let anchor_octaves_target = params.anchor_hz.log2();
+        let harmonic_gain_target = params.harmonic_volume * params.partial_gain;
+        let noise_gain_target = params.noise_volume * params.noise_magnitude_scale;
+        let c = &mut self.controls;
+        let snap = self.snap_controls;
+        let coefficient = if snap { 1.0 } else { one_pole_coefficient(params.smoothing_ms, dt_s) };
+        let octaves = c.octaves.step(octaves_target, coefficient);
+        let static_stretch = c.stretch.step(params.stretch, coefficient);
+        let manual_anchor_hz = c.anchor_octaves.step(anchor_octaves_target, coefficient).exp2();
+        let harmonic_gain = c.harmonic_gain.step(harmonic_gain_target, coefficient);
+        let noise_gain = c.noise_gain.step(noise_gain_target, coefficient);
+        self.snap_controls = false;
+
+        let stretch = self.bounce.step(&params.bounce, static_stretch, dt_s);
+        let position = self.conductor.step(envelope, params, CONTROL_TICK_SAMPLES as f64 / p.sample_rate_hz as f64);
+        let ratio = octaves.exp2();
+
+        let harmonics = envelope.harmonic_count.min(MAX_HARMONICS);
+        let nyquist_hz = 0.5 * p.sample_rate_hz;
+        let fade_start_hz = nyquist_hz * (1.0 - NYQUIST_FADE_FRACTION);
+        let hz_to_omega = std::f32::consts::TAU / p.sample_rate_hz;
+        let count = match position {
+            None => 0,
+            Some(pos) => {
+                let anchor_hz = anchor_for(envelope, pos, params.anchor, ratio, manual_anchor_hz);
+                let freqs = FrameLerp::new(envelope.harmonic_count, &envelope.harmonic_freqs_hz, pos);
+                let amps = FrameLerp::new(envelope.harmonic_count, &envelope.harmonic_amps, pos);
+                for k in 0..harmonics {
+                    let f_hz = stretch_hz(freqs.at(k) * ratio, anchor_hz, stretch);
+                    let fade = ((nyquist_hz - f_hz) / (nyquist_hz - fade_start_hz)).clamp(0.0, 1.0);
+                    p.partial_freqs_hz[k] = f_hz;
+                    p.omegas[k] = f_hz * hz_to_omega;
+                    p.amps[k] = amps.at(k) * harmonic_gain * fade;
+                }
+                harmonics
+            }
+        };
+        p.bank.set_targets(&p.omegas[..count], &p.amps[..count], snap);
+        self.partial_count = count;
+
+        if p.noise.needs_frame() {
+            let bands = match position {
+                None => 0,
+                Some(pos) => {
+                    let bands = envelope.noise_band_count.min(MAX_NOISE_BANDS);
+                    let anchor_hz = anchor_for(envelope, pos, params.anchor, ratio, manual_anchor_hz);
+                    let centres = FrameLerp::new(envelope.noise_band_count, &envelope.band_centres_hz, pos);
+                    let mags = FrameLerp::new(envelope.noise_band_count, &envelope.band_mags, pos);
+                    for b in 0..bands {
+                        p.band_centres_hz[b] = stretch_hz(centres.at(b) * ratio, anchor_hz, stretch);
+                        p.band_mags[b] = mags.at(b) * noise_gain;
+                    }
+                    bands
+                }
+            };
+            p.band_count = bands;
+            p.noise.start_frame(&p.band_centres_hz[..bands], &p.band_mags[..bands], 1.0);
+        }
+
+        p.bank.render_tick(&mut p.tick);
+        p.noise.add_tick(&mut p.tick);
+    }
+}
+
+/// What a malformed envelope plays as (`Envelope` has no `const` constructor with `Vec::new`
+/// fields other than this literal, which does not allocate).
+const EMPTY_ENVELOPE: Envelope = Envelope {
+    frame_rate_hz: 1.0,
+    sample_rate_hz: 1.0,
+    extra_metadata: Vec::new(),
+    harmonic_count: 0,
+    noise_band_count: 0,
+    frame_indices: Vec::new(),
+    f0_hz: Vec::new(),
+    harmonic_freqs_hz: Vec::new(),
+    harmonic_amps: Vec::new(),
+    band_centres_hz: Vec::new(),
+    band_mags: Vec::new(),
+};
+
+/// The array lengths agree with the counts and the frame rate is usable (O(1); the full
+/// [`Envelope::validate`] belongs where envelopes are loaded, off the audio thread).
+fn is_playable(e: &Envelope) -> bool {
+    let n = e.frame_indices.len();
+    e.frame_rate_hz.is_finite()
+        && e.frame_rate_hz > 0.0
+        && e.f0_hz.len() == n
+        && e.harmonic_freqs_hz.len() == n * e.harmonic_count
+        && e.harmonic_amps.len() == n * e.harmonic_count
+        && e.band_centres_hz.len() == n * e.noise_band_count
+        && e.band_mags.len() == n * e.noise_band_count
+}
+
+/// The stretch anchor for the frame at `pos` (after pitch `ratio` where the mode follows the
+/// sound).
+fn anchor_for(envelope: &Envelope, pos: FramePosition, mode: AnchorMode, ratio: f32, manual_hz: f32) -> f32 {
+    match mode {
+        AnchorMode::ManualHz => manual_hz,
+        AnchorMode::FixedF0 => lerp(envelope.f0_hz[pos.a], envelope.f0_hz[pos.b], pos.fraction) * ratio,
+        AnchorMode::CentrePartial => {
+            if envelope.harmonic_count == 0 {
+                lerp(envelope.f0_hz[pos.a], envelope.f0_hz[pos.b], pos.fraction) * ratio
+            } else {
+                let k = centre_partial_index(envelope.harmonic_count.min(MAX_HARMONICS));
+                FrameLerp::new(envelope.harmonic_count, &envelope.harmonic_freqs_hz, pos).at(k) * ratio
+            }
+        }
+    }
+}
+
+#[inline]
+fn lerp(a: f32, b: f32, t: f32) -> f32 {
+    a + t * (b - a)
+}
+
+/// Linear interpolation of one per-frame array between two frames.
+struct FrameLerp<'a> {
+    a: &'a [f32],
+    b: &'a [f32],
+    t: f32,
+}
+
+impl<'a> FrameLerp<'a> {
+    fn new(per_frame: usize, values: &'a [f32], pos: FramePosition) -> Self {
+        Self {
+            a: &values[pos.a * per_frame..(pos.a + 1) * per_frame],
+            b: &values[pos.b * per_frame..(pos.b + 1) * per_frame],
+            t: pos.fraction,
+        }
+    }
+
+    #[inline]
+    fn at(&self, k: usize) -> f32 {
+        lerp(self.a[k], self.b[k], self.t)
+    }
+}

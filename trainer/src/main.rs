@@ -15,11 +15,36 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Analyse a recording into a unified CSV (harmonics + noise bands), no training.
+    Analyze(cli::analyze::Args),
+    /// Score a render against its reference recording (multi-scale spectral distance, f0, loudness).
+    Eval(cli::eval::Args),
+    /// Export .npz envelope archives to one unified CSV.
+    Csv(cli::csv_export::Args),
+    /// Shrink a unified CSV: fewer frames, harmonics or noise bands.
+    Downsample(cli::downsample::Args),
+    /// Join chunks (.npz or CSV) into one file with continuous frame indices.
+    Combine(cli::combine::Args),
+    /// Extend the learned 8 kHz bandwidth to the Nyquist of a higher sample rate.
+    Enrich(cli::enrich::Args),
+    /// Reshape envelopes: frequency range, duration, fixed pitch, partial remapping.
+    Modify(cli::modify::Args),
+    /// Map learned partials onto a target spectrum (ratios, tet:N or a file).
+    Map(cli::map::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<()> = match cli.command {};
+    let result: anyhow::Result<()> = match cli.command {
+        Command::Analyze(args) => cli::analyze::run(args),
+        Command::Eval(args) => cli::eval::run(args),
+        Command::Csv(args) => cli::csv_export::run(args),
+        Command::Downsample(args) => cli::downsample::run(args),
+        Command::Combine(args) => cli::combine::run(args),
+        Command::Enrich(args) => cli::enrich::run(args),
+        Command::Modify(args) => cli::modify::run(args),
+        Command::Map(args) => cli::map::run(args),
+    };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

@@ -1,1 +1,9 @@
 //! One module per `ddsp` subcommand: its clap `Args` and its `run`.
+pub mod analyze;
+pub mod eval;
+pub mod combine;
+pub mod csv_export;
+pub mod downsample;
+pub mod enrich;
+pub mod map;
+pub mod modify;

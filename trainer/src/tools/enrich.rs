@@ -1,0 +1,357 @@
+//! `ddsp enrich`: extend the bandwidth DDSP learned (8 kHz at the 16 kHz model rate) to the
+//! Nyquist of a new sample rate (22.05 kHz at 44.1 kHz), as the original
+//! `enrich_spectrum.py` did by harmonic extrapolation and shaped noise.
+//!
+//! Per frame:
+//! - **Harmonics.** The partials below the source bandwidth with an amplitude (DDSP zeroes
+//!   those above its Nyquist) are the learned spectrum. A line is fitted through the upper
+//!   half of them on log-log axes ([`SpectralSlope`]); it is continued over new partials
+//!   `k = last+1, last+2, …` at `(k+1)·f_last/(last+1)` Hz (the harmonic series of the last
+//!   learned partial, so a slightly stretched series stays stretched) until the new Nyquist.
+//!   A fitted slope is never allowed to rise: it is limited to at most
+//!   [`HARMONIC_MAX_SLOPE_DB_PER_OCTAVE`], pivoting at the last learned partial, so the added
+//!   top is always quieter than what was learned.
+//! - **Noise.** The bands keep their spacing and are continued up to the new Nyquist; their
+//!   magnitudes follow a tilt fitted through the upper half of the learned bands, limited to
+//!   [`NOISE_MAX_SLOPE_DB_PER_OCTAVE`] (never rising).
+//! - Everything below the source bandwidth is copied bit for bit: harmonics whose frequency is
+//!   below it and bands whose centre is at or below it.
+//!
+//! The metadata's `sample_rate` becomes the new rate, and `enriched_from_sample_rate` records
+//! the old one.
+
+use anyhow::{bail, Result};
+use ddsp_shared::Envelope;
+
+use super::spectral_slope::SpectralSlope;
+
+/// The added harmonics roll off at least this fast (dB per octave).
+pub const HARMONIC_MAX_SLOPE_DB_PER_OCTAVE: f64 = -3.0;
+/// The added noise bands never rise (dB per octave).
+pub const NOISE_MAX_SLOPE_DB_PER_OCTAVE: f64 = 0.0;
+/// Default cap on the harmonic count after enrichment: a 86 Hz f0 reaches 22.05 kHz with 256
+/// partials; lower voices stop below Nyquist rather than make every frame huge.
+pub const DEFAULT_MAX_HARMONICS: usize = 256;
+/// Metadata key recording the sample rate before enrichment.
+pub const ENRICHED_FROM_KEY: &str = "enriched_from_sample_rate";
+
+/// What to extend to.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EnrichOptions {
+    /// New sample rate, Hz; content is added up to its Nyquist.
+    pub sample_rate_hz: f64,
+    /// Top of the learned band, Hz; `None` means the input's Nyquist (`sample_rate / 2`).
+    pub source_bandwidth_hz: Option<f64>,
+    /// Upper limit on harmonics per frame after enrichment (never fewer than the input has).
+    pub max_harmonics: usize,
+}
+
+impl Default for EnrichOptions {
+    fn default() -> Self {
+        Self {
+            sample_rate_hz: 44100.0,
+            source_bandwidth_hz: None,
+            max_harmonics: DEFAULT_MAX_HARMONICS,
+        }
+    }
+}
+
+/// Where frame `i`'s learned harmonics end and how the series continues.
+struct HarmonicPlan {
+    /// Index of the highest learned partial.
+    last: usize,
+    /// `f_last / (last + 1)`: the spacing of the continued series, Hz.
+    spacing_hz: f64,
+    slope: SpectralSlope,
+}
+
+fn plan_harmonics(env: &Envelope, i: usize, bandwidth_hz: f64) -> Option<HarmonicPlan> {
+    let freqs = env.harmonic_freqs(i);
+    let amps = env.harmonic_amps(i);
+    let learned: Vec<usize> = (0..env.harmonic_count)
+        .filter(|&k| freqs[k] > 0.0 && f64::from(freqs[k]) < bandwidth_hz && amps[k] > 0.0)
+        .collect();
+    if learned.len() < 2 {
+        return None;
+    }
+    let upper = &learned[(learned.len() / 2).min(learned.len() - 2)..];
+    let slope = SpectralSlope::fit(
+        upper
+            .iter()
+            .map(|&k| (f64::from(freqs[k]), f64::from(amps[k]))),
+    )?;
+    let last = *learned.last().expect("at least two");
+    let f_last = f64::from(freqs[last]);
+    Some(HarmonicPlan {
+        last,
+        spacing_hz: f_last / (last + 1) as f64,
+        slope: slope.with_slope_at_most(HARMONIC_MAX_SLOPE_DB_PER_OCTAVE, f_last),
+    })
+}
+
+fn plan_noise(env: &Envelope, i: usize, bandwidth_hz: f64) -> Option<SpectralSlope> {
+    let centres = env.band_centres(i);
+    let mags = env.band_mags(i);
+    let learned: Vec<usize> = (0..env.noise_band_count)
+        .filter(|&k| centres[k] > 0.0 && f64::from(centres[k]) <= bandwidth_hz && mags[k] > 0.0)
+        .collect();
+    if learned.len() < 2 {
+        return None;
+    }
+    let upper = &learned[(learned.len() / 2).min(learned.len() - 2)..];
+    let slope = SpectralSlope::fit(
+        upper
+            .iter()
+            .map(|&k| (f64::from(centres[k]), f64::from(mags[k]))),
+    )?;
+    let pivot = f64::from(centres[*learned.last().expect("at least two")]);
+    Some(slope.with_slope_at_most(NOISE_MAX_SLOPE_DB_PER_OCTAVE, pivot))
+}
+
+/// Spacing of the top two bands of frame `i`, when they rise.
+fn band_spacing_hz(env: &Envelope, i: usize) -> Option<f64> {
+    let c = env.band_centres(i);
+    match c {
+        [.., a, b] if b > a => Some(f64::from(*b) - f64::from(*a)),
+        _ => None,
+    }
+}
+
+/// Extends `env` to the Nyquist of `options.sample_rate_hz`; see the module docs.
+pub fn enrich(env: &Envelope, options: &EnrichOptions) -> Result<Envelope> {
+    let new_nyquist_hz = options.sample_rate_hz / 2.0;
+    let bandwidth_hz = options
+        .source_bandwidth_hz
+        .unwrap_or(env.sample_rate_hz / 2.0);
+    if !(options.sample_rate_hz.is_finite() && options.sample_rate_hz > 0.0) {
+        bail!(
+            "the new sample rate must be a positive number of Hz, got {}",
+            options.sample_rate_hz
+        );
+    }
+    if !(bandwidth_hz.is_finite() && bandwidth_hz > 0.0) {
+        bail!("the source bandwidth must be a positive number of Hz, got {bandwidth_hz}");
+    }
+    if new_nyquist_hz <= bandwidth_hz {
+        bail!(
+            "nothing to add: a sample rate of {} Hz has its Nyquist at {new_nyquist_hz} Hz, not above the learned bandwidth of {bandwidth_hz} Hz",
+            options.sample_rate_hz
+        );
+    }
+    let n = env.frame_count();
+    let h_in = env.harmonic_count;
+    let b_in = env.noise_band_count;
+
+    let harmonic_plans: Vec<Option<HarmonicPlan>> = (0..n)
+        .map(|i| plan_harmonics(env, i, bandwidth_hz))
+        .collect();
+    let needed = harmonic_plans
+        .iter()
+        .flatten()
+        .map(|p| ((new_nyquist_hz / p.spacing_hz).ceil() as usize).saturating_sub(1))
+        .max()
+        .unwrap_or(0);
+    let h = needed.min(options.max_harmonics).max(h_in);
+
+    let fallback_spacing = (0..n).find_map(|i| band_spacing_hz(env, i));
+    // Per frame: the last band's centre, the spacing new bands continue with (the frame's own,
+    // else the first frame's that has one, else 1 Hz so centres still rise), and how many of
+    // them fit below the new Nyquist.
+    let added_bands = |i: usize| -> (f64, f64, usize) {
+        let last_centre = env.band_centres(i).last().map_or(0.0, |&c| f64::from(c));
+        let spacing = band_spacing_hz(env, i).or(fallback_spacing);
+        let count = match spacing {
+            Some(s) if last_centre < new_nyquist_hz => {
+                ((new_nyquist_hz - last_centre) / s + 1e-9).floor() as usize
+            }
+            _ => 0,
+        };
+        (last_centre, spacing.unwrap_or(1.0), count)
+    };
+    let b = b_in + (0..n).map(|i| added_bands(i).2).max().unwrap_or(0);
+
+    let mut out = Envelope {
+        frame_rate_hz: env.frame_rate_hz,
+        sample_rate_hz: options.sample_rate_hz,
+        extra_metadata: env.extra_metadata.clone(),
+        harmonic_count: h,
+        noise_band_count: b,
+        frame_indices: env.frame_indices.clone(),
+        f0_hz: env.f0_hz.clone(),
+        harmonic_freqs_hz: Vec::with_capacity(n * h),
+        harmonic_amps: Vec::with_capacity(n * h),
+        band_centres_hz: Vec::with_capacity(n * b),
+        band_mags: Vec::with_capacity(n * b),
+    };
+    if !out
+        .extra_metadata
+        .iter()
+        .any(|(k, _)| k == ENRICHED_FROM_KEY)
+    {
+        out.extra_metadata
+            .push((ENRICHED_FROM_KEY.to_owned(), env.sample_rate_hz.to_string()));
+    }
+
+    for (i, plan) in harmonic_plans.iter().enumerate() {
+        let freqs = env.harmonic_freqs(i);
+        let amps = env.harmonic_amps(i);
+        let f0 = env.f0_hz[i];
+        for k in 0..h {
+            let learned = k < h_in && f64::from(freqs[k]) < bandwidth_hz;
+            let extended = plan.as_ref().filter(|p| k > p.last && !learned);
+            match extended {
+                Some(p) => {
+                    let f = (k + 1) as f64 * p.spacing_hz;
+                    let amp = if f < new_nyquist_hz {
+                        p.slope.amp_at(f)
+                    } else {
+                        0.0
+                    };
+                    out.harmonic_freqs_hz.push(f as f32);
+                    out.harmonic_amps.push(amp as f32);
+                }
+                None if k < h_in => {
+                    out.harmonic_freqs_hz.push(freqs[k]);
+                    out.harmonic_amps.push(amps[k]);
+                }
+                None => {
+                    out.harmonic_freqs_hz.push(f0 * (k + 1) as f32);
+                    out.harmonic_amps.push(0.0);
+                }
+            }
+        }
+
+        let tilt = plan_noise(env, i, bandwidth_hz);
+        let level = |centre_hz: f64| {
+            tilt.map_or(0.0, |t| {
+                if centre_hz <= new_nyquist_hz {
+                    t.amp_at(centre_hz)
+                } else {
+                    0.0
+                }
+            })
+        };
+        for (k, (&c, &m)) in env.band_centres(i).iter().zip(env.band_mags(i)).enumerate() {
+            out.band_centres_hz.push(c);
+            let above = f64::from(c) > bandwidth_hz;
+            out.band_mags.push(if above && k > 0 {
+                level(f64::from(c)) as f32
+            } else {
+                m
+            });
+        }
+        let (last_centre, spacing, count) = added_bands(i);
+        for j in 1..=(b - b_in) {
+            let c = last_centre + j as f64 * spacing;
+            out.band_centres_hz.push(c as f32);
+            out.band_mags
+                .push(if j <= count { level(c) as f32 } else { 0.0 });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use approx::assert_relative_eq;
+
+    /// A DDSP-like frame at 16 kHz: 60 harmonics of 200 Hz with 1/k amplitudes below 8 kHz
+    /// (-6 dB/octave) and zero above, 65 noise bands falling 3 dB per octave.
+    fn ddsp_like() -> Envelope {
+        let mut env = Envelope::silent(250.0, 16000.0, 2, 60, 65, 200.0);
+        for i in 0..2 {
+            for k in 0..60 {
+                let f = env.harmonic_freqs(i)[k];
+                env.harmonic_amps[i * 60 + k] = if f < 8000.0 {
+                    0.2 / (k + 1) as f32
+                } else {
+                    0.0
+                };
+            }
+            for k in 1..65 {
+                let c = f64::from(env.band_centres(i)[k]);
+                env.band_mags[i * 65 + k] = (0.01 * (c / 125.0).powf(-0.5)) as f32;
+            }
+        }
+        env
+    }
+
+    #[test]
+    fn harmonics_continue_the_slope_up_to_nyquist_and_below_is_untouched() {
+        let env = ddsp_like();
+        let out = enrich(&env, &EnrichOptions::default()).unwrap();
+        out.validate().unwrap();
+        assert_eq!(out.sample_rate_hz, 44100.0);
+        // 200 Hz harmonics below 22.05 kHz: 110 of them.
+        assert_eq!(out.harmonic_count, 110);
+        for i in 0..2 {
+            for k in 0..39 {
+                assert_eq!(out.harmonic_freqs(i)[k], env.harmonic_freqs(i)[k]);
+                assert_eq!(out.harmonic_amps(i)[k], env.harmonic_amps(i)[k]);
+            }
+            // Partial 80 (16.2 kHz) continues 1/k.
+            assert_relative_eq!(out.harmonic_freqs(i)[80], 16200.0, max_relative = 1e-6);
+            assert_relative_eq!(out.harmonic_amps(i)[80], 0.2 / 81.0, max_relative = 1e-3);
+            assert!(out
+                .harmonic_freqs(i)
+                .iter()
+                .zip(out.harmonic_amps(i))
+                .all(|(&f, &a)| a == 0.0 || f < 22050.0));
+        }
+    }
+
+    #[test]
+    fn noise_bands_reach_the_new_nyquist_with_the_fitted_tilt() {
+        let env = ddsp_like();
+        let out = enrich(&env, &EnrichOptions::default()).unwrap();
+        // 125 Hz spacing from 8000 Hz up to 22050 Hz: 112 more bands.
+        assert_eq!(out.noise_band_count, 65 + 112);
+        let centres = out.band_centres(0);
+        assert_eq!(&centres[..65], env.band_centres(0));
+        assert_relative_eq!(centres[65 + 111], 22000.0);
+        assert_eq!(&out.band_mags(0)[..65], env.band_mags(0));
+        // -3 dB/octave: at 16 kHz the magnitude is 1/sqrt(2) of that at 8 kHz.
+        let at_16k = out.band_mags(0)[64 + 64];
+        assert_relative_eq!(
+            f64::from(at_16k),
+            f64::from(out.band_mags(0)[64]) / 2f64.sqrt(),
+            max_relative = 1e-3
+        );
+    }
+
+    #[test]
+    fn a_rising_fit_is_not_continued_upwards() {
+        let mut env = ddsp_like();
+        for k in 0..39 {
+            env.harmonic_amps[k] = 0.001 * (k + 1) as f32;
+        }
+        let out = enrich(&env, &EnrichOptions::default()).unwrap();
+        let last_learned = out.harmonic_amps(0)[38];
+        assert!(out.harmonic_amps(0)[39..].iter().all(|&a| a < last_learned));
+    }
+
+    #[test]
+    fn silent_frames_stay_silent() {
+        let env = Envelope::silent(250.0, 16000.0, 1, 60, 65, 0.0);
+        let out = enrich(&env, &EnrichOptions::default()).unwrap();
+        assert!(out
+            .harmonic_amps
+            .iter()
+            .chain(&out.band_mags)
+            .all(|&a| a == 0.0));
+    }
+
+    #[test]
+    fn a_rate_without_new_bandwidth_is_refused() {
+        let err = enrich(
+            &ddsp_like(),
+            &EnrichOptions {
+                sample_rate_hz: 16000.0,
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("nothing to add"), "{err}");
+    }
+}
