@@ -129,7 +129,7 @@ fn stretch_automation_moves_the_partials_within_the_block_it_arrives_in() {
 #[test]
 fn bounce_makes_the_stretch_swing_over_time() {
     let mut instance =
-        instance_with_tone(&[("bounce", "1"), ("bncmin", "1"), ("bncmax", "2"), ("bnchz", "2"), ("smooth", "1")]);
+        instance_with_tone(&[("bounce", "on"), ("bncmin", "1"), ("bncmax", "2"), ("bnchz", "2"), ("smooth", "1")]);
     let out = instance.render(samples(1.0), 512, &[(0, note_on(0, 60, 1.0))]);
     // Harmonic 2 swings between 400 Hz (stretch 1) and 800 Hz (stretch 2): short-time peaks of
     // the band above the fundamental must cover most of that span.

@@ -28,7 +28,7 @@ fn state_saved_by_one_instance_renders_identically_in_a_fresh_one_without_the_fi
     let mut original = Instance::new();
     let state = state_with_csv(&original.save_state(), &csv_path.to_string_lossy(), &csv);
     original.load_state(&state);
-    let setup: Vec<Event> = [("stretch", "1.5"), ("pitch", "3"), ("bounce", "1"), ("bnchz", "3"), ("release", "50")]
+    let setup: Vec<Event> = [("stretch", "1.5"), ("pitch", "3"), ("bounce", "on"), ("bnchz", "3"), ("release", "50")]
         .iter()
         .map(|(id, text)| param(0, param_hash(id), original.text_to_value(id, text)))
         .collect();
@@ -48,7 +48,7 @@ fn state_saved_by_one_instance_renders_identically_in_a_fresh_one_without_the_fi
     assert_eq!(got, expected, "restored instance renders sample-identically");
 
     // And the state it saves again still carries the data and the path.
-    let resaved: serde_json::Value = serde_json::from_slice(&restored.save_state()).unwrap();
+    let resaved = state_json(&restored.save_state());
     let sound: ddsp_plugin::state::StoredSound =
         serde_json::from_str(resaved["fields"]["sound"].as_str().unwrap()).unwrap();
     assert_eq!(sound.path.as_deref(), Some(csv_path.to_string_lossy().as_ref()));
@@ -58,7 +58,7 @@ fn state_saved_by_one_instance_renders_identically_in_a_fresh_one_without_the_fi
 #[test]
 fn a_corrupt_saved_sound_keeps_the_current_sound_playing() {
     let mut instance = Instance::new();
-    let mut state: serde_json::Value = serde_json::from_slice(&instance.save_state()).unwrap();
+    let mut state = state_json(&instance.save_state());
     state["fields"]["sound"] = serde_json::Value::String(
         serde_json::to_string(&ddsp_plugin::state::StoredSound {
             path: Some("/gone.csv".into()),
@@ -66,7 +66,7 @@ fn a_corrupt_saved_sound_keeps_the_current_sound_playing() {
         })
         .unwrap(),
     );
-    instance.load_state(&serde_json::to_vec(&state).unwrap());
+    instance.load_state(&state_bytes(&state));
     instance.activate();
     let out = instance.render(24_000, 512, &[(0, note_on(0, 60, 1.0))]);
     assert!(peak_abs(&out) > 0.01, "the built-in sound still plays");

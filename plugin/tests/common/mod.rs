@@ -479,9 +479,24 @@ pub fn steady_tone_csv(f0_hz: f32, amps: &[f32], frames: usize) -> String {
 /// imported from `path`: what the plugin saves after "Import CSV…" of that file.
 pub fn state_with_csv(base_state: &[u8], path: &str, csv_text: &str) -> Vec<u8> {
     let stored = ddsp_plugin::state::StoredSound::from_csv(Some(path.to_owned()), csv_text);
-    let mut state: serde_json::Value = serde_json::from_slice(base_state).expect("state is JSON");
+    let mut state = state_json(base_state);
     state["fields"]["sound"] = serde_json::Value::String(serde_json::to_string(&stored).unwrap());
-    serde_json::to_vec(&state).unwrap()
+    state_bytes(&state)
+}
+
+/// The JSON of a CLAP state blob (nice-plug prefixes it with its length, 8 bytes LE).
+pub fn state_json(blob: &[u8]) -> serde_json::Value {
+    let length = u64::from_le_bytes(blob[..8].try_into().unwrap()) as usize;
+    assert_eq!(length, blob.len() - 8, "state length prefix");
+    serde_json::from_slice(&blob[8..]).expect("state is JSON")
+}
+
+/// A CLAP state blob holding `state`.
+pub fn state_bytes(state: &serde_json::Value) -> Vec<u8> {
+    let json = serde_json::to_vec(state).unwrap();
+    let mut blob = (json.len() as u64).to_le_bytes().to_vec();
+    blob.extend(json);
+    blob
 }
 
 /// Magnitude spectrum (Hann window) of `samples`, bin width `SAMPLE_RATE_HZ / samples.len()`.
