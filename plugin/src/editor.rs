@@ -64,19 +64,27 @@ const WARNING: Color32 = Color32::from_rgb(255, 200, 120);
 
 /// A titled group of controls.
 fn section(ui: &mut egui::Ui, title: &str, add: impl FnOnce(&mut egui::Ui)) {
+    // The group's frame adds its margins outside the width it is given.
+    let width = (ui.available_width() - 14.0).max(100.0);
     ui.group(|ui| {
-        ui.set_width(ui.available_width());
+        ui.set_width(width);
         ui.label(RichText::new(title).strong().color(SECTION_TITLE));
         add(ui);
     });
     ui.add_space(4.0);
 }
 
+/// Width of a slider's name column.
+const LABEL_WIDTH: f32 = 104.0;
+/// Room left for the value box a `ParamSlider` draws after the slider.
+const VALUE_WIDTH: f32 = 84.0;
+
 /// A labelled slider for one parameter.
 fn slider<P: Param>(ui: &mut egui::Ui, setter: &ParamSetter, param: &P) {
     ui.horizontal(|ui| {
-        ui.add_sized(Vec2::new(110.0, 18.0), egui::Label::new(param.name()).truncate());
-        ui.add(ParamSlider::for_param(param, setter).with_width((ui.available_width() - 8.0).max(60.0)));
+        ui.add_sized(Vec2::new(LABEL_WIDTH, 18.0), egui::Label::new(param.name()).truncate());
+        // The slider draws its value box to the right of the width it is given.
+        ui.add(ParamSlider::for_param(param, setter).with_width((ui.available_width() - VALUE_WIDTH).max(40.0)));
     });
 }
 
@@ -205,7 +213,7 @@ impl PlayerGui {
             section(ui, "Conductor", |ui| {
                 ui.horizontal(|ui| {
                     let playing = p.play.value();
-                    let label = if playing { "■ Stop" } else { "▶ Play" };
+                    let label = if playing { "Stop" } else { "Play" };
                     if ui.add(egui::Button::new(RichText::new(label).strong()).selected(playing)).clicked() {
                         set(setter, &p.play, !playing);
                     }

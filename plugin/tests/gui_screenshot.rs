@@ -11,6 +11,7 @@ use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+
 use clap_sys::ext::gui::{clap_window, clap_window_handle, CLAP_WINDOW_API_X11};
 use common::*;
 use x11rb::connection::Connection;
@@ -23,21 +24,39 @@ struct Xvfb {
 }
 
 impl Xvfb {
+    /// Starts Xvfb on a free display number. Other X servers may run on this machine (other
+    /// test runs), so the number is taken from a high, per-process range, and a server that
+    /// exits at once (display in use) is retried on the next number.
     fn start() -> Self {
-        let number = 90 + std::process::id() % 100;
-        let display = format!(":{number}");
-        let child = Command::new("Xvfb")
-            .args([display.as_str(), "-screen", "0", "1280x960x24", "-nolisten", "tcp"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start Xvfb ({e}); install it (Debian: apt-get install xvfb)"));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while x11rb::connect(Some(&display)).is_err() {
-            assert!(Instant::now() < deadline, "Xvfb on {display} did not come up");
-            std::thread::sleep(Duration::from_millis(50));
+        let first = 200 + std::process::id() % 500;
+        for number in first..first + 20 {
+            let display = format!(":{number}");
+            if std::path::Path::new(&format!("/tmp/.X{number}-lock")).exists() {
+                continue;
+            }
+            let mut child = Command::new("Xvfb")
+                .args([display.as_str(), "-screen", "0", "1280x960x24", "-nolisten", "tcp"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start Xvfb ({e}); install it (Debian: apt-get install xvfb)"));
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                if child.try_wait().unwrap().is_some() {
+                    break; // display taken; try the next one
+                }
+                if x11rb::connect(Some(&display)).is_ok() {
+                    std::thread::sleep(Duration::from_millis(100));
+                    if child.try_wait().unwrap().is_none() {
+                        return Self { child, display };
+                    }
+                    break;
+                }
+                assert!(Instant::now() < deadline, "Xvfb on {display} did not come up");
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
-        Self { child, display }
+        panic!("no free X display number for Xvfb");
     }
 }
 
@@ -116,7 +135,7 @@ fn the_gui_opens_in_a_host_window_and_draws_the_player() {
     let colours: HashSet<[u8; 3]> = rgb.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect();
     let black = rgb.chunks_exact(3).filter(|c| c.iter().all(|&v| v == 0)).count();
 
-    let profile_dir = plugin_library_path().parent().unwrap().to_path_buf();
+    let profile_dir = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().to_path_buf();
     let mut targets = vec![profile_dir.join("gui-screenshot.png")];
     if let Some(out) = std::env::var_os("DDSP_SCREENSHOT_OUT") {
         targets.push(out.into());

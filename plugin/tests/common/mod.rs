@@ -27,12 +27,14 @@ pub const SAMPLE_RATE_HZ: f64 = 48_000.0;
 /// Largest block the tests pass to `process`.
 pub const MAX_BLOCK: u32 = 4096;
 
-/// The built plugin library, next to the test binary's `deps/` folder.
+/// The built plugin library, in the test binary's `deps/` folder.
 pub fn plugin_library_path() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
     let name = format!("{}ddsp_plugin{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
-    for candidate in [profile_dir.join(&name), profile_dir.join("deps").join(&name)] {
+    // `deps/` holds the library cargo built for this test run (the copy one level up may be
+    // left from an older `cargo build`).
+    for candidate in [profile_dir.join("deps").join(&name), profile_dir.join(&name)] {
         if candidate.exists() {
             return candidate;
         }
