@@ -36,7 +36,7 @@ pub const MAX_NOISE_BANDS: usize = 256;
 const NOISE_FRAME_S: f32 = 0.0107;
 
 /// Seed of the noise generator; the renderer mixes in its voice seed.
-const NOISE_SEED: u64 = 0x5EED_0F_D05E;
+const NOISE_SEED: u64 = 0x005E_ED0F_D05E;
 
 /// Noise generator of one voice.
 pub struct NoiseSynth {
