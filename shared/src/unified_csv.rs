@@ -152,6 +152,18 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_harmonic_of_an_absurd_f0_stays_finite() {
+        let text = "# frame_rate=100,sample_rate=16000\n\
+            frame_index,f0_hz,component_type,component_index,frequency,value\n\
+            0,3e38,harmonic,1,1,0.5\n";
+        let env = parse_str(text).unwrap();
+        env.validate().unwrap();
+        assert_eq!(env.harmonic_freqs(0), &[3e38, 1.0]);
+        let text = text.replace(",1,1,", ",3,1,");
+        assert_eq!(parse_str(&text).unwrap().harmonic_freqs(0)[1], f32::MAX);
+    }
+
+    #[test]
     fn missing_band_takes_the_centre_of_the_nearest_frame_by_index() {
         let text = "# frame_rate=100,sample_rate=16000\n\
             frame_index,f0_hz,component_type,component_index,frequency,value\n\

@@ -15,6 +15,24 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Show the frames, timing, rates, f0 range and component counts of a unified CSV.
+    Info(cli::info::Args),
+    /// Analyse a recording into a unified CSV (harmonics + noise bands), no training.
+    Analyze(cli::analyze::Args),
+    /// Score a render against its reference recording (multi-scale spectral distance, f0, loudness).
+    Eval(cli::eval::Args),
+    /// Export .npz envelope archives to one unified CSV.
+    Csv(cli::csv_export::Args),
+    /// Shrink a unified CSV: fewer frames, harmonics or noise bands.
+    Downsample(cli::downsample::Args),
+    /// Join chunks (.npz or CSV) into one file with continuous frame indices.
+    Combine(cli::combine::Args),
+    /// Extend the learned 8 kHz bandwidth to the Nyquist of a higher sample rate.
+    Enrich(cli::enrich::Args),
+    /// Reshape envelopes: frequency range, duration, fixed pitch, partial remapping.
+    Modify(cli::modify::Args),
+    /// Map learned partials onto a target spectrum (ratios, tet:N or a file).
+    Map(cli::map::Args),
     /// Render a unified CSV to a WAV with pitch, stretch, bounce, level and playback controls.
     Render(cli::render::Args),
 }
@@ -22,6 +40,15 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<()> = match cli.command {
+        Command::Info(args) => cli::info::run(args),
+        Command::Analyze(args) => cli::analyze::run(args),
+        Command::Eval(args) => cli::eval::run(args),
+        Command::Csv(args) => cli::csv_export::run(args),
+        Command::Downsample(args) => cli::downsample::run(args),
+        Command::Combine(args) => cli::combine::run(args),
+        Command::Enrich(args) => cli::enrich::run(args),
+        Command::Modify(args) => cli::modify::run(args),
+        Command::Map(args) => cli::map::run(args),
         Command::Render(args) => cli::render::run(args),
     };
     match result {

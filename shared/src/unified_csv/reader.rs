@@ -2,8 +2,9 @@
 //! the dense per-frame arrays of an [`Envelope`].
 //!
 //! Lines are parsed in place from the reader's own buffer (a line is copied only when it
-//! straddles two buffer fills), rows allocate nothing, and numbers go through `str::parse`
-//! (Eisel-Lemire, correctly rounded). Memory is the envelope itself plus the doubling slack of
+//! straddles two buffer fills), rows allocate nothing, and numbers go through `fast_float2`
+//! (Eisel-Lemire, correctly rounded, like `str::parse` but faster). The frame index and f0,
+//! repeated on every row of a frame, are parsed once per frame. Memory is the envelope itself plus the doubling slack of
 //! its vectors; a line can never grow past [`MAX_LINE_BYTES`] and a component index never
 //! past [`MAX_COMPONENT_INDEX`], so hostile input cannot make it allocate without bound.
 //!
@@ -309,7 +310,11 @@ struct Builder {
     f0_hz: Vec<f32>,
     harmonics: Components,
     bands: Components,
+    /// Data rows read so far.
     rows: usize,
+    /// The `frame_index` and `f0_hz` text of the last row, to skip parsing them again.
+    frame_index_text: Vec<u8>,
+    f0_text: Vec<u8>,
 }
 
 impl Builder {
@@ -331,8 +336,17 @@ impl Builder {
         }
         let err = |c: usize, problem| header.error(line_no, c, problem);
 
-        let frame_index = parse_index(fields[FRAME_INDEX], MAX_FRAME_INDEX).map_err(|p| err(FRAME_INDEX, p))?;
-        let f0_hz = parse_non_negative(fields[F0_HZ]).map_err(|p| err(F0_HZ, p))?;
+        // Every row of a frame repeats its frame index and f0: parse them once per frame.
+        let same_frame_text = !self.frame_indices.is_empty()
+            && fields[FRAME_INDEX] == self.frame_index_text.as_slice()
+            && fields[F0_HZ] == self.f0_text.as_slice();
+        let (frame_index, f0_hz) = if same_frame_text {
+            (*self.frame_indices.last().unwrap_or(&0), *self.f0_hz.last().unwrap_or(&0.0))
+        } else {
+            let frame_index = parse_index(fields[FRAME_INDEX], MAX_FRAME_INDEX).map_err(|p| err(FRAME_INDEX, p))?;
+            let f0_hz = parse_non_negative(fields[F0_HZ]).map_err(|p| err(F0_HZ, p))?;
+            (frame_index, f0_hz)
+        };
         let is_harmonic = match fields[COMPONENT_TYPE] {
             b"harmonic" => true,
             b"noise_band" => false,
@@ -361,6 +375,12 @@ impl Builder {
                 self.harmonics.push_frame();
                 self.bands.push_frame();
             }
+        }
+        if !same_frame_text {
+            self.frame_index_text.clear();
+            self.frame_index_text.extend_from_slice(fields[FRAME_INDEX]);
+            self.f0_text.clear();
+            self.f0_text.extend_from_slice(fields[F0_HZ]);
         }
         self.rows += 1;
 
@@ -427,7 +447,8 @@ fn fill_missing_harmonics(harmonics: &mut Components, f0_hz: &[f32]) {
     for (frame, freqs) in harmonics.freqs.chunks_exact_mut(count).enumerate() {
         for (k, freq) in freqs.iter_mut().enumerate() {
             if freq.is_nan() {
-                *freq = f0_hz[frame] * (k + 1) as f32;
+                // Saturate rather than overflow to infinity for an absurd (but finite) f0.
+                *freq = (f0_hz[frame] * (k + 1) as f32).min(f32::MAX);
             }
         }
     }
@@ -504,10 +525,7 @@ fn parse_index(field: &[u8], max: u64) -> Result<u64, Problem> {
 /// `-0` reads as `0`.
 fn parse_non_negative(field: &[u8]) -> Result<f32, Problem> {
     let found = || excerpt(Some(field));
-    let value: f32 = std::str::from_utf8(field)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| Problem::NotANumber { found: found() })?;
+    let value: f32 = fast_float2::parse(field).map_err(|_| Problem::NotANumber { found: found() })?;
     if !value.is_finite() {
         return Err(Problem::NotFinite { found: found() });
     }

@@ -1,2 +1,11 @@
 //! One module per `ddsp` subcommand: its clap `Args` and its `run`.
+pub mod info;
+pub mod analyze;
+pub mod eval;
+pub mod combine;
+pub mod csv_export;
+pub mod downsample;
+pub mod enrich;
+pub mod map;
+pub mod modify;
 pub mod render;

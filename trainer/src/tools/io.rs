@@ -48,7 +48,11 @@ pub fn read_envelope(path: &Path) -> Result<Envelope> {
 fn read_csv(path: &Path) -> Result<Envelope> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let bar = if len >= PROGRESS_MIN_BYTES { bytes_bar(len, path, "reading") } else { ProgressBar::hidden() };
+    let bar = if len >= PROGRESS_MIN_BYTES {
+        bytes_bar(len, path, "reading")
+    } else {
+        ProgressBar::hidden()
+    };
     let env = unified_csv::read_from(BufReader::new(bar.wrap_read(file)))
         .with_context(|| format!("cannot read {} as a unified CSV", path.display()))?;
     bar.finish_and_clear();
@@ -58,12 +62,17 @@ fn read_csv(path: &Path) -> Result<Envelope> {
 /// Writes `env` atomically as an `.npz` archive (frame resolution) or a unified CSV, by the
 /// extension of `path`.
 pub fn write_envelope(env: &Envelope, path: &Path) -> Result<()> {
-    env.validate().map_err(|e| anyhow::anyhow!("refusing to write {}: {e}", path.display()))?;
+    env.validate()
+        .map_err(|e| anyhow::anyhow!("refusing to write {}: {e}", path.display()))?;
     match format_of(path) {
         Format::Npz => EnvelopeArchive::from_envelope(env, EnvelopeResolution::Frame)?.write(path),
         Format::Csv => {
             let components = env.frame_count() * (env.harmonic_count + env.noise_band_count);
-            let bar = if components >= PROGRESS_MIN_COMPONENTS { spinner(path, "writing") } else { ProgressBar::hidden() };
+            let bar = if components >= PROGRESS_MIN_COMPONENTS {
+                spinner(path, "writing")
+            } else {
+                ProgressBar::hidden()
+            };
             ddsp_shared::atomic_file::write_atomically::<anyhow::Error, _>(path, |w| {
                 unified_csv::write_to(env, bar.wrap_write(&mut *w))?;
                 Ok(())
@@ -75,12 +84,29 @@ pub fn write_envelope(env: &Envelope, path: &Path) -> Result<()> {
     }
 }
 
+/// One line about an envelope for the tools' "wrote …" message.
+pub fn describe(env: &Envelope) -> String {
+    format!(
+        "{} frames ({:.2} s), {} harmonics, {} noise bands, frame_rate={}, sample_rate={}",
+        env.frame_count(),
+        env.duration_s(),
+        env.harmonic_count,
+        env.noise_band_count,
+        env.frame_rate_hz,
+        env.sample_rate_hz
+    )
+}
+
 /// Fails when `output` would replace one of `inputs` (compared after canonicalisation, so
 /// `./a.csv`, `dir/../a.csv` and links count as the same file), when its folder does not
 /// exist, or when it names a folder.
 pub fn refuse_to_overwrite_inputs<P: AsRef<Path>>(inputs: &[P], output: &Path) -> Result<()> {
     if output.is_dir() {
-        bail!("the output {} is a folder; give a file name such as {}", output.display(), output.join("out.csv").display());
+        bail!(
+            "the output {} is a folder; give a file name such as {}",
+            output.display(),
+            output.join("out.csv").display()
+        );
     }
     let Some(name) = output.file_name() else {
         bail!("the output {} has no file name", output.display());
@@ -97,7 +123,10 @@ pub fn refuse_to_overwrite_inputs<P: AsRef<Path>>(inputs: &[P], output: &Path) -
     for input in inputs {
         let input = input.as_ref();
         if input.canonicalize().is_ok_and(|c| c == target) {
-            bail!("refusing to overwrite the input {} with the output; choose another -o", input.display());
+            bail!(
+                "refusing to overwrite the input {} with the output; choose another -o",
+                input.display()
+            );
         }
     }
     Ok(())
@@ -116,7 +145,10 @@ fn bytes_bar(len: u64, path: &Path, verb: &str) -> ProgressBar {
 
 fn spinner(path: &Path, verb: &str) -> ProgressBar {
     let bar = ProgressBar::new_spinner();
-    bar.set_style(ProgressStyle::with_template("{spinner} {msg} {bytes} ({bytes_per_sec})").expect("static template"));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {bytes} ({bytes_per_sec})")
+            .expect("static template"),
+    );
     bar.set_message(format!("{verb} {}", path.display()));
     bar
 }
@@ -128,7 +160,11 @@ pub fn items_bar(len: usize, min: usize, message: &str) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(len as u64);
-    bar.set_style(ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})").expect("static template").progress_chars("=> "));
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
     bar.set_message(message.to_owned());
     bar
 }
@@ -144,10 +180,15 @@ mod tests {
         let input = dir.join("in.csv");
         std::fs::write(&input, "x").unwrap();
         let sneaky = dir.join("sub").join("..").join("in.csv");
-        let err = refuse_to_overwrite_inputs(&[&input], &sneaky).unwrap_err().to_string();
+        let err = refuse_to_overwrite_inputs(&[&input], &sneaky)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("refusing to overwrite the input"), "{err}");
         refuse_to_overwrite_inputs(&[&input], &dir.join("out.csv")).unwrap();
-        let err = format!("{:#}", refuse_to_overwrite_inputs(&[&input], &dir.join("missing/out.csv")).unwrap_err());
+        let err = format!(
+            "{:#}",
+            refuse_to_overwrite_inputs(&[&input], &dir.join("missing/out.csv")).unwrap_err()
+        );
         assert!(err.contains("does not exist"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -157,7 +198,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ddsp-io-npz-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut env = Envelope::silent(250.0, 16000.0, 5, 4, 3, 110.0);
-        env.harmonic_amps.iter_mut().enumerate().for_each(|(j, a)| *a = j as f32 * 0.01);
+        env.harmonic_amps
+            .iter_mut()
+            .enumerate()
+            .for_each(|(j, a)| *a = j as f32 * 0.01);
         let path = dir.join("x.NPZ");
         write_envelope(&env, &path).unwrap();
         assert_eq!(read_envelope(&path).unwrap(), env);

@@ -6,7 +6,7 @@
 pub mod combine;
 pub mod downsample;
 pub mod enrich;
-// pub mod io; (needs unified_csv)
+pub mod io;
 pub mod map;
 pub mod modify;
 pub mod natural_sort;

@@ -36,14 +36,18 @@ impl FromStr for PartialMap {
         }
         let mut pairs = Vec::new();
         for entry in s.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let parsed = entry.split_once(':').and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
+            let parsed = entry
+                .split_once(':')
+                .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
             let Some((source, target)) = parsed else {
                 return Err(format!(
                     "`{entry}` is not a `source:target` pair of partial indices (expected e.g. `0:0,1:2,2:4`, `odd` or `even`)"
                 ));
             };
             if let Some(&(other, _)) = pairs.iter().find(|&&(_, t)| t == target) {
-                return Err(format!("target partial {target} is given twice (from {other} and from {source})"));
+                return Err(format!(
+                    "target partial {target} is given twice (from {other} and from {source})"
+                ));
             }
             pairs.push((source, target));
         }
@@ -102,7 +106,11 @@ pub struct ModifyOptions {
 
 /// Applies the requested reshapes in the order remap → fix pitch → frequency range → time.
 pub fn modify(env: &Envelope, options: &ModifyOptions) -> Result<Envelope> {
-    if options.remap.is_none() && options.fix_pitch_hz.is_none() && options.freq_range_hz.is_none() && options.time.is_none() {
+    if options.remap.is_none()
+        && options.fix_pitch_hz.is_none()
+        && options.freq_range_hz.is_none()
+        && options.time.is_none()
+    {
         bail!("nothing to do: give at least one of --freq-range, --duration, --time-scale, --fix-pitch, --remap-partials");
     }
     let mut out = env.clone();
@@ -143,7 +151,10 @@ pub fn remap_partials(env: &Envelope, map: &PartialMap) -> Result<Envelope> {
     let h_in = env.harmonic_count;
     let pairs = map.pairs(h_in);
     if let Some(&(s, _)) = pairs.iter().find(|&&(s, _)| s >= h_in) {
-        bail!("--remap-partials names partial {s}, but the file has only {h_in} harmonics (0..={})", h_in.saturating_sub(1));
+        bail!(
+            "--remap-partials names partial {s}, but the file has only {h_in} harmonics (0..={})",
+            h_in.saturating_sub(1)
+        );
     }
     let h = pairs.iter().map(|&(_, t)| t + 1).max().unwrap_or(0);
     let n = env.frame_count();
@@ -153,9 +164,11 @@ pub fn remap_partials(env: &Envelope, map: &PartialMap) -> Result<Envelope> {
     out.harmonic_amps = vec![0.0; n * h];
     for i in 0..n {
         let f0 = env.f0_hz[i];
-        out.harmonic_freqs_hz.extend((0..h).map(|k| f0 * (k + 1) as f32));
+        out.harmonic_freqs_hz
+            .extend((0..h).map(|k| f0 * (k + 1) as f32));
         for &(s, t) in &pairs {
-            out.harmonic_freqs_hz[i * h + t] = env.harmonic_freqs(i)[s] * (t + 1) as f32 / (s + 1) as f32;
+            out.harmonic_freqs_hz[i * h + t] =
+                env.harmonic_freqs(i)[s] * (t + 1) as f32 / (s + 1) as f32;
             out.harmonic_amps[i * h + t] = env.harmonic_amps(i)[s];
         }
     }
@@ -175,8 +188,11 @@ pub fn fix_pitch(env: &Envelope, f0_hz: f64) -> Result<Envelope> {
     for i in 0..env.frame_count() {
         let f0 = env.f0_hz[i];
         for k in 0..h {
-            out.harmonic_freqs_hz[i * h + k] =
-                if f0 > 0.0 { env.harmonic_freqs(i)[k] * target / f0 } else { target * (k + 1) as f32 };
+            out.harmonic_freqs_hz[i * h + k] = if f0 > 0.0 {
+                env.harmonic_freqs(i)[k] * target / f0
+            } else {
+                target * (k + 1) as f32
+            };
         }
         out.f0_hz[i] = target;
     }
@@ -221,7 +237,11 @@ pub fn rescale_frequency_range(env: &Envelope, lo_hz: f64, hi_hz: f64) -> Result
         if f <= 0.0 {
             return 0.0;
         }
-        let t = if ln_max > ln_min { (f64::from(f).ln() - ln_min) / (ln_max - ln_min) } else { 0.5 };
+        let t = if ln_max > ln_min {
+            (f64::from(f).ln() - ln_min) / (ln_max - ln_min)
+        } else {
+            0.5
+        };
         (ln_lo + t * (ln_hi - ln_lo)).exp() as f32
     };
     let mut out = env.clone();
@@ -246,14 +266,21 @@ pub fn resample_time(env: &Envelope, change: TimeChange) -> Result<Envelope> {
     if n == 0 {
         bail!("the file has no frames to resample");
     }
-    let step = env.frame_indices.windows(2).map(|w| w[1] - w[0]).min().unwrap_or(1);
+    let step = env
+        .frame_indices
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .min()
+        .unwrap_or(1);
     let first = env.frame_indices[0];
     let span_frames = (env.frame_indices[n - 1] - first + step) as f64;
     let scale = match change {
         TimeChange::Scale(x) if x.is_finite() && x > 0.0 => x,
         TimeChange::Scale(x) => bail!("--time-scale must be a positive factor, got {x}"),
         TimeChange::DurationS(s) if s.is_finite() && s > 0.0 => s * env.frame_rate_hz / span_frames,
-        TimeChange::DurationS(s) => bail!("--duration must be a positive number of seconds, got {s}"),
+        TimeChange::DurationS(s) => {
+            bail!("--duration must be a positive number of seconds, got {s}")
+        }
     };
     let count = ((span_frames * scale / step as f64).round() as usize).max(1);
     if count > 100_000_000 {
@@ -288,10 +315,12 @@ pub fn resample_time(env: &Envelope, change: TimeChange) -> Result<Envelope> {
         } else {
             (src, src, 0.0)
         };
-        let lerp = |v: &[f32], w: usize, k: usize| v[i0 * w + k] + (v[i1 * w + k] - v[i0 * w + k]) * t;
+        let lerp =
+            |v: &[f32], w: usize, k: usize| v[i0 * w + k] + (v[i1 * w + k] - v[i0 * w + k]) * t;
         out.f0_hz.push(lerp(&env.f0_hz, 1, 0));
         for k in 0..h {
-            out.harmonic_freqs_hz.push(lerp(&env.harmonic_freqs_hz, h, k));
+            out.harmonic_freqs_hz
+                .push(lerp(&env.harmonic_freqs_hz, h, k));
             out.harmonic_amps.push(lerp(&env.harmonic_amps, h, k));
         }
         for k in 0..b {
@@ -326,7 +355,10 @@ mod tests {
 
     #[test]
     fn partial_maps_parse_and_reject_bad_entries() {
-        assert_eq!("0:0, 1:2,2:4".parse::<PartialMap>().unwrap(), PartialMap::Pairs(vec![(0, 0), (1, 2), (2, 4)]));
+        assert_eq!(
+            "0:0, 1:2,2:4".parse::<PartialMap>().unwrap(),
+            PartialMap::Pairs(vec![(0, 0), (1, 2), (2, 4)])
+        );
         assert_eq!("ODD".parse::<PartialMap>().unwrap(), PartialMap::Odd);
         let err = "0:0,1-2".parse::<PartialMap>().unwrap_err();
         assert!(err.contains("`1-2`"), "{err}");
@@ -350,8 +382,13 @@ mod tests {
         assert_eq!(odd.harmonic_count, 19);
         assert_eq!(odd.harmonic_amps(0)[18], 0.1);
         assert_eq!(odd.harmonic_amps(0)[17], 0.0);
-        let err = remap_partials(&env, &"12:0".parse().unwrap()).unwrap_err().to_string();
-        assert!(err.contains("partial 12") && err.contains("only 10 harmonics"), "{err}");
+        let err = remap_partials(&env, &"12:0".parse().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("partial 12") && err.contains("only 10 harmonics"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -360,7 +397,11 @@ mod tests {
         for i in 0..100 {
             assert_eq!(out.f0_hz[i], 440.0);
             for k in 0..10 {
-                assert_relative_eq!(out.harmonic_freqs(i)[k], 440.0 * (k + 1) as f32, max_relative = 1e-6);
+                assert_relative_eq!(
+                    out.harmonic_freqs(i)[k],
+                    440.0 * (k + 1) as f32,
+                    max_relative = 1e-6
+                );
             }
         }
         // 440 * 10 = 4400 Hz, below the 8 kHz Nyquist: nothing silenced.
@@ -376,7 +417,9 @@ mod tests {
         for i in 0..100 {
             assert!(out.harmonic_freqs(i).windows(2).all(|w| w[0] < w[1]));
         }
-        let err = rescale_frequency_range(&glide(), 100.0, 9000.0).unwrap_err().to_string();
+        let err = rescale_frequency_range(&glide(), 100.0, 9000.0)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("Nyquist"), "{err}");
     }
 
@@ -390,7 +433,11 @@ mod tests {
         assert_relative_eq!(twice.f0_hz[100], env.f0_hz[50]);
         let three_s = resample_time(&env, TimeChange::DurationS(3.0)).unwrap();
         assert_relative_eq!(three_s.duration_s(), 3.0, epsilon = 1.0 / 250.0);
-        assert_relative_eq!(three_s.f0_hz[three_s.frame_count() / 2], 250.0, epsilon = 1.0);
+        assert_relative_eq!(
+            three_s.f0_hz[three_s.frame_count() / 2],
+            250.0,
+            epsilon = 1.0
+        );
     }
 
     #[test]

@@ -1,0 +1,124 @@
+//! `ddsp analyze`: a unified CSV straight from a recording, without training (SMS-style
+//! harmonic + noise analysis; see [`ddsp_trainer::analyze`]).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{ensure, Context};
+
+use ddsp_trainer::analyze::{analyze, AnalysisConfig};
+use ddsp_trainer::audio::decode::{read_wav_mono, require_min_len};
+use ddsp_trainer::audio::resample::resample;
+use ddsp_trainer::features::f0::F0Config;
+use ddsp_trainer::features::frames::FrameGrid;
+
+/// Frame rate used when `--frame-rate` is not given: DDSP's 250 Hz, rounded to a whole hop.
+const DEFAULT_FRAME_RATE_HZ: f64 = 250.0;
+/// Most harmonics or noise bands accepted (beyond this a CSV is enormous and the top partials
+/// of any real recording are below Nyquist anyway).
+const MAX_COMPONENTS: usize = 1000;
+
+/// Analyse a recording into a unified CSV of harmonic and noise-band envelopes (no training).
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Recording to analyse: WAV, 8/16/24/32-bit PCM or 32-bit float, any number of channels
+    /// (mixed down to mono).
+    pub input: PathBuf,
+    /// Unified CSV to write (replaced atomically; nothing is written on error).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Harmonics per frame.
+    #[arg(long, default_value_t = 60)]
+    pub harmonics: usize,
+    /// Noise bands per frame, spread linearly from 0 Hz to Nyquist.
+    #[arg(long, default_value_t = 65)]
+    pub noise_bands: usize,
+    /// Frames per second; the analysis sample rate must be a whole multiple of it. Without it,
+    /// the whole hop nearest 250 Hz is used (176 samples = 250.57 Hz at 44.1 kHz, as the
+    /// original exporter wrote).
+    #[arg(long)]
+    pub frame_rate: Option<f64>,
+    /// Sample rate to analyse at, Hz (the recording is resampled first). By default the file's
+    /// own rate is kept, so the whole bandwidth survives.
+    #[arg(long)]
+    pub sample_rate: Option<u32>,
+    /// Lowest f0 searched, Hz.
+    #[arg(long, default_value_t = 50.0)]
+    pub f0_min: f32,
+    /// Highest f0 searched, Hz.
+    #[arg(long, default_value_t = 2000.0)]
+    pub f0_max: f32,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    ensure!(
+        (1..=MAX_COMPONENTS).contains(&args.harmonics),
+        "--harmonics must be between 1 and {MAX_COMPONENTS}, got {}",
+        args.harmonics
+    );
+    ensure!(
+        (1..=MAX_COMPONENTS).contains(&args.noise_bands),
+        "--noise-bands must be between 1 and {MAX_COMPONENTS}, got {}",
+        args.noise_bands
+    );
+    ensure!(
+        args.f0_min > 0.0 && args.f0_min < args.f0_max,
+        "--f0-min ({}) must be positive and below --f0-max ({})",
+        args.f0_min,
+        args.f0_max
+    );
+    let started = Instant::now();
+    let (samples, file_rate) = read_wav_mono(&args.input)?;
+    let rate = args.sample_rate.unwrap_or(file_rate);
+    ensure!(rate >= 1000, "--sample-rate must be at least 1000 Hz, got {rate}");
+    let grid = match args.frame_rate {
+        Some(fr) => FrameGrid::new(rate, fr).with_context(|| {
+            format!("cannot analyse {} at {fr} frames per second", args.input.display())
+        })?,
+        None => FrameGrid::nearest(rate, DEFAULT_FRAME_RATE_HZ)?,
+    };
+    let samples = resample(&samples, file_rate, rate)
+        .with_context(|| format!("cannot resample {} to {rate} Hz", args.input.display()))?;
+    let config = AnalysisConfig {
+        harmonic_count: args.harmonics,
+        noise_band_count: args.noise_bands,
+        f0: F0Config { min_hz: args.f0_min, max_hz: args.f0_max },
+    };
+    require_min_len(&args.input, samples.len(), rate, ddsp_trainer::analyze::min_samples(rate, &config))?;
+
+    let duration_s = samples.len() as f64 / f64::from(rate);
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("analysing {bar:40} {pos}/{len} frames ({eta} left)")
+            .expect("valid template"),
+    );
+    if duration_s < 10.0 {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let envelope = analyze(&samples, &grid, &config, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    });
+    bar.finish_and_clear();
+    envelope.validate().map_err(|e| anyhow::anyhow!("analysis produced an invalid envelope: {e}"))?;
+    ddsp_shared::unified_csv::write_path(&envelope, &args.output)
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let voiced = (0..envelope.frame_count()).filter(|&i| envelope.harmonic_amps(i).iter().any(|a| *a > 0.0)).count();
+    eprintln!(
+        "{}: {:.2} s at {} Hz -> {} frames at {:.3} Hz ({} voiced), {} harmonics, {} noise bands; \
+         wrote {} in {:.2} s ({:.0}x real time)",
+        args.input.display(),
+        duration_s,
+        rate,
+        envelope.frame_count(),
+        envelope.frame_rate_hz,
+        voiced,
+        args.harmonics,
+        args.noise_bands,
+        args.output.display(),
+        elapsed,
+        duration_s / elapsed.max(1e-9),
+    );
+    Ok(())
+}
