@@ -15,7 +15,10 @@ use ddsp_trainer::features::loudness::loudness_on_grid;
 const EXCERPT_S: usize = 4;
 
 fn excerpt() -> (Vec<f32>, u32) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/violin_phrase_44k.wav");
+    // DDSP_BENCH_WAV lets the bench binary run on another machine (or on another recording).
+    let path = std::env::var_os("DDSP_BENCH_WAV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/violin_phrase_44k.wav"));
     let (samples, sr) = read_wav_mono(&path).expect("example recording");
     let n = (EXCERPT_S * sr as usize).min(samples.len());
     (samples[..n].to_vec(), sr)

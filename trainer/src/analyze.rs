@@ -21,6 +21,7 @@ use ddsp_shared::envelope::linear_band_centre_hz;
 use ddsp_shared::Envelope;
 use realfft::RealFftPlanner;
 
+use crate::audio::resample::resample;
 use crate::features::f0::{estimate_f0_on_grid, F0Config, F0Track};
 use crate::features::frames::{centred_window_into, FrameGrid};
 
@@ -76,7 +77,7 @@ pub fn analyze(
     config: &AnalysisConfig,
     mut progress: impl FnMut(usize, usize),
 ) -> Envelope {
-    let track = estimate_f0_on_grid(samples, grid, &config.f0);
+    let track = f0_track(samples, grid, &config.f0);
     let frame_count = track.f0_hz.len();
     progress(frame_count / 3, frame_count);
     let sr = grid.sample_rate_hz;
@@ -99,6 +100,33 @@ pub fn analyze(
     progress(frame_count, frame_count);
     envelope
 }
+
+/// f0 of every frame of `grid`. Above 32 kHz the signal is first decimated (band-limited) by the
+/// largest factor that keeps at least 16 kHz and divides the hop: f0 lives far below 8 kHz, and
+/// the YIN FFTs then shrink by that factor. The analysis refines f0 from the partials anyway.
+fn f0_track(samples: &[f32], grid: &FrameGrid, config: &F0Config) -> F0Track {
+    let sr = grid.sample_rate_hz;
+    let factor = [4u32, 3, 2]
+        .into_iter()
+        .find(|&d| sr % d == 0 && sr / d >= F0_MIN_RATE_HZ && grid.hop_samples % d as usize == 0);
+    if let Some(d) = factor {
+        if let Ok(decimated) = resample(samples, sr, sr / d) {
+            let coarse = FrameGrid { sample_rate_hz: sr / d, hop_samples: grid.hop_samples / d as usize };
+            let mut track = estimate_f0_on_grid(&decimated, &coarse, config);
+            // Same frame count as the full-rate grid (the decimated length may round down).
+            let n = grid.frame_count(samples.len());
+            let last = track.f0_hz.len() - 1;
+            track.f0_hz.resize(n, track.f0_hz[last]);
+            track.confidence.resize(n, track.confidence[last]);
+            track.voiced.resize(n, track.voiced[last]);
+            return track;
+        }
+    }
+    estimate_f0_on_grid(samples, grid, config)
+}
+
+/// Lowest rate f0 is estimated at when decimating for speed, Hz.
+const F0_MIN_RATE_HZ: u32 = 16000;
 
 /// Window length for a track: [`PERIODS_PER_WINDOW`] periods of its low notes (5th percentile of
 /// voiced f0), rounded up to a power of two, within [`MIN_WINDOW_S`]..[`MAX_WINDOW_S`].
