@@ -123,7 +123,9 @@ pub struct PlayerParams {
     /// Free-runs one voice without MIDI, like the original's Start/Stop.
     #[id = "play"]
     pub play: BoolParam,
-    /// The free-running voice follows the host's song position while the host plays.
+    /// The free-running voice starts when the host's transport starts and releases when it
+    /// stops. (Following the song position within the file needs a seek in the shared
+    /// renderer, which it does not offer yet.)
     #[id = "sync"]
     pub host_sync: BoolParam,
 
@@ -271,8 +273,8 @@ impl PlayerParams {
             play: BoolParam::new("Play", false),
             host_sync: BoolParam::new("Host sync", false),
             root_note: IntParam::new("Root note", 60, IntRange::Linear { min: 0, max: 127 })
-                .with_value_to_string(Arc::new(|note| note_name(note)))
-                .with_string_to_value(Arc::new(|text| parse_note_name(text))),
+                .with_value_to_string(Arc::new(note_name))
+                .with_string_to_value(Arc::new(parse_note_name)),
             key_mode: EnumParam::new("Key mode", KeyMode::TetStep),
             velocity_sensitivity: level_param("Velocity sensitivity", 1.0, 1.0),
             attack_ms: FloatParam::new("Attack", 5.0, time_ms_range(10_000.0))
