@@ -76,6 +76,7 @@ fn downsample_keeps_every_kept_frame_at_its_original_time() {
         size(&dir.join("light.csv")) * 10 < size(&input),
         "the light file should be far smaller"
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -153,6 +154,7 @@ fn combine_restores_chunks_in_natural_order_with_continuous_indices() {
             "frame {j}"
         );
     }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -172,6 +174,7 @@ fn combine_refuses_chunks_of_different_rates_naming_them() {
         "{err}"
     );
     assert!(!dir.join("all.csv").exists());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -250,6 +253,7 @@ fn enrich_adds_energy_above_8_khz_and_changes_nothing_below() {
         change_db.abs() < 0.1,
         "energy below 7.5 kHz changed by {change_db:.3} dB"
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -334,6 +338,7 @@ fn modify_hits_the_requested_range_duration_pitch_and_mapping() {
         let a = original.harmonic_amps(i);
         assert_eq!(remap.harmonic_amps(i), &[a[0], 0.0, a[1], 0.0, a[2]]);
     }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -403,4 +408,5 @@ fn map_puts_partials_at_the_target_ratios() {
             max_relative = 1e-5
         );
     }
+    let _ = std::fs::remove_dir_all(&dir);
 }

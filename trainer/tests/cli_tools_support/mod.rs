@@ -107,6 +107,7 @@ pub fn flute_16k_csv() -> PathBuf {
         };
         let path = dir.join("flute_16k_4s.csv");
         ddsp_shared::unified_csv::write_path(&chunk, &path).unwrap();
+        let _ = std::fs::remove_file(dir.join("whole.csv"));
         path
     })
     .clone()
