@@ -1,9 +1,11 @@
-//! Speed of the audio front end on a real recording (examples/violin_phrase_44k.wav), reported
+//! Speed of the audio front end (f0, loudness, and the whole `ddsp analyze` analysis without
+//! file I/O) on a real recording (examples/violin_phrase_44k.wav), reported
 //! as time per second of audio: divide 1 s by it for the real-time factor.
 
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use ddsp_trainer::analyze::{analyze, AnalysisConfig};
 use ddsp_trainer::audio::decode::read_wav_mono;
 use ddsp_trainer::features::f0::{estimate_f0_on_grid, F0Config};
 use ddsp_trainer::features::frames::FrameGrid;
@@ -27,6 +29,9 @@ fn features(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("f0", |b| b.iter(|| estimate_f0_on_grid(&samples, &grid, &F0Config::default())));
     group.bench_function("loudness", |b| b.iter(|| loudness_on_grid(&samples, &grid, 2048)));
+    group.bench_function("analyze_60h_65b", |b| {
+        b.iter(|| analyze(&samples, &grid, &AnalysisConfig::default(), |_, _| {}))
+    });
     group.finish();
 }
 

@@ -53,6 +53,8 @@ const LOBE_HALF_WIDTH_BINS: isize = 3;
 /// Harmonics this far (relative to f0) from their target are searched for: wide enough for
 /// vibrato and mistuning, narrow enough never to reach the next harmonic.
 const SEARCH_HALF_WIDTH_F0: f32 = 0.3;
+/// How far (relative) the f0 implied by a found partial may move the search for the next ones.
+const MAX_PARTIAL_DRIFT: f32 = 0.01;
 /// Variance of the renderer's noise source per unit band magnitude: DDSP's filtered noise
 /// shapes uniform noise in [-1, 1] (variance 1/3) by a filter whose gain at each band centre is
 /// the band magnitude.
@@ -229,7 +231,7 @@ impl FrameAnalyser {
             }
             let (offset, log_peak) = crate::features::f0::parabola_vertex(a, b, c);
             let peak_freq = (p as f32 + offset) * bin_hz;
-            if peak_freq >= nyquist {
+            if peak_freq >= nyquist || (peak_freq - target).abs() > SEARCH_HALF_WIDTH_F0 * f0 {
                 continue;
             }
             *freq = peak_freq;
@@ -240,7 +242,9 @@ impl FrameAnalyser {
             strongest = strongest.max(*amp);
             // Follow the partials upward only from clear peaks (within 40 dB of the strongest).
             if *amp > strongest * 0.01 {
-                local_f0 = peak_freq / n;
+                // Within 1 % of the frame's f0: a stray noise peak must not drag the search
+                // off the harmonic series.
+                local_f0 = (peak_freq / n).clamp(f0 * (1.0 - MAX_PARTIAL_DRIFT), f0 * (1.0 + MAX_PARTIAL_DRIFT));
                 if k < 10 {
                     weighted += f64::from(*amp) * f64::from(local_f0);
                     weight += f64::from(*amp);

@@ -33,6 +33,8 @@ enum Command {
     Modify(cli::modify::Args),
     /// Map learned partials onto a target spectrum (ratios, tet:N or a file).
     Map(cli::map::Args),
+    /// Render a unified CSV to a WAV with pitch, stretch, bounce, level and playback controls.
+    Render(cli::render::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -47,6 +49,7 @@ fn main() -> std::process::ExitCode {
         Command::Enrich(args) => cli::enrich::run(args),
         Command::Modify(args) => cli::modify::run(args),
         Command::Map(args) => cli::map::run(args),
+        Command::Render(args) => cli::render::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

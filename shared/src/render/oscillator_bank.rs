@@ -18,8 +18,10 @@
 /// computed this often and ramped per sample in between.
 pub const CONTROL_TICK_SAMPLES: usize = 32;
 
-/// Partials processed side by side.
-pub const LANES: usize = 8;
+/// Partials processed side by side: enough independent phasor chains to hide the latency of
+/// each chain's multiply-adds (8 SIMD registers' worth with SSE), so the bank is throughput-
+/// rather than latency-bound.
+pub const LANES: usize = 32;
 
 /// Most partials the bank plays; further harmonics of an envelope are ignored.
 pub const MAX_HARMONICS: usize = 512;
@@ -84,15 +86,15 @@ impl OscillatorBank {
 
     /// Sets the targets of the coming tick: `count` partials (at most [`MAX_HARMONICS`]) with
     /// frequencies in radians per sample (clamped to 0..=π) and amplitudes; partials beyond
-    /// `count` fade to silence. With `snap_frequency`, each partial starts the tick at its
-    /// target frequency (used at note start, where there is nothing to glide from).
+    /// `count` fade to silence. A silent partial, and every partial with `snap_frequency` (at
+    /// note start), starts the tick at its target frequency: there is nothing to glide from.
     pub fn set_targets(&mut self, omegas: &[f32], amps: &[f32], snap_frequency: bool) {
         let count = omegas.len().min(amps.len()).min(MAX_HARMONICS);
         for k in 0..count {
             let omega = omegas[k].clamp(0.0, std::f32::consts::PI);
             self.omega_target[k] = omega;
             self.amp_target[k] = amps[k];
-            if snap_frequency {
+            if snap_frequency || self.amp_now[k] == 0.0 {
                 self.omega_now[k] = omega;
             }
         }

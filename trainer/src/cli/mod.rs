@@ -8,3 +8,4 @@ pub mod downsample;
 pub mod enrich;
 pub mod map;
 pub mod modify;
+pub mod render;
