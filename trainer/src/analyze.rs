@@ -108,7 +108,7 @@ fn f0_track(samples: &[f32], grid: &FrameGrid, config: &F0Config) -> F0Track {
     let sr = grid.sample_rate_hz;
     let factor = [4u32, 3, 2]
         .into_iter()
-        .find(|&d| sr % d == 0 && sr / d >= F0_MIN_RATE_HZ && grid.hop_samples % d as usize == 0);
+        .find(|&d| sr.is_multiple_of(d) && sr / d >= F0_MIN_RATE_HZ && grid.hop_samples.is_multiple_of(d as usize));
     if let Some(d) = factor {
         if let Ok(decimated) = resample(samples, sr, sr / d) {
             let coarse = FrameGrid { sample_rate_hz: sr / d, hop_samples: grid.hop_samples / d as usize };
