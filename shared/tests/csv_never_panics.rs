@@ -1,6 +1,7 @@
 //! Property tests of the unified CSV reader on hostile and damaged input: it never panics,
 //! whatever it accepts is a valid envelope, and how the bytes arrive (buffer size) never
-//! changes the result. Also: any valid envelope survives a write/read round trip exactly.
+//! changes the result, and whatever it accepts is written back and read again unchanged. Also:
+//! any valid envelope survives a write/read round trip exactly.
 
 use std::io::BufReader;
 
@@ -29,6 +30,8 @@ fn read_and_check(bytes: &[u8]) -> Option<Envelope> {
         Ok(env) => {
             env.validate().expect("an accepted file gives a valid envelope");
             assert!(env.frame_count() > 0);
+            let text = to_string(&env).expect("an accepted envelope is writable");
+            assert_eq!(parse_str(&text).expect("the writer's output reads back"), env);
             Some(env)
         }
         Err(err) => {

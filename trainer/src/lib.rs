@@ -6,3 +6,4 @@ pub mod analyze;
 pub mod spectral_distance;
 pub mod envelope_archive;
 pub mod tools;
+pub mod wav_io;

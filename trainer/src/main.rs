@@ -15,6 +15,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Show the frames, timing, rates, f0 range and component counts of a unified CSV.
+    Info(cli::info::Args),
     /// Analyse a recording into a unified CSV (harmonics + noise bands), no training.
     Analyze(cli::analyze::Args),
     /// Score a render against its reference recording (multi-scale spectral distance, f0, loudness).
@@ -31,11 +33,14 @@ enum Command {
     Modify(cli::modify::Args),
     /// Map learned partials onto a target spectrum (ratios, tet:N or a file).
     Map(cli::map::Args),
+    /// Render a unified CSV to a WAV with pitch, stretch, bounce, level and playback controls.
+    Render(cli::render::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<()> = match cli.command {
+        Command::Info(args) => cli::info::run(args),
         Command::Analyze(args) => cli::analyze::run(args),
         Command::Eval(args) => cli::eval::run(args),
         Command::Csv(args) => cli::csv_export::run(args),
@@ -44,6 +49,7 @@ fn main() -> std::process::ExitCode {
         Command::Enrich(args) => cli::enrich::run(args),
         Command::Modify(args) => cli::modify::run(args),
         Command::Map(args) => cli::map::run(args),
+        Command::Render(args) => cli::render::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -447,7 +447,8 @@ fn fill_missing_harmonics(harmonics: &mut Components, f0_hz: &[f32]) {
     for (frame, freqs) in harmonics.freqs.chunks_exact_mut(count).enumerate() {
         for (k, freq) in freqs.iter_mut().enumerate() {
             if freq.is_nan() {
-                *freq = f0_hz[frame] * (k + 1) as f32;
+                // Saturate rather than overflow to infinity for an absurd (but finite) f0.
+                *freq = (f0_hz[frame] * (k + 1) as f32).min(f32::MAX);
             }
         }
     }
@@ -484,7 +485,9 @@ fn fill_missing_band_centres(bands: &mut Components, frame_indices: &[u64], samp
                     }
                     (Some(only), None) | (None, Some(only)) => only,
                     (None, None) => {
-                        bands.freqs[missing * count + b] = linear_band_centre_hz(b, count, sample_rate_hz);
+                        // Capped: an absurd (but finite) sample rate must not make the centre infinite.
+                        bands.freqs[missing * count + b] =
+                            linear_band_centre_hz(b, count, sample_rate_hz).min(f32::MAX);
                         continue;
                     }
                 };

@@ -21,8 +21,8 @@ const CHUNK_BYTES: usize = 64 * 1024;
 /// Refuses (with `InvalidInput`, before writing anything) an envelope that could not be read
 /// back: one that breaks [`Envelope::validate`], has no frames or no components, or carries
 /// extra metadata that the metadata line cannot hold (a key that is empty or repeated, is `frame_rate` or
-/// `sample_rate`, or contains `=`; a key or value with a comma, `#` or a line break, or with
-/// spaces at either end).
+/// `sample_rate`, or contains `=`; a key or value with a comma or a line feed, or with spaces at
+/// either end).
 pub fn write_to<W: Write>(env: &Envelope, mut w: W) -> io::Result<()> {
     check_writable(env).map_err(|problem| io::Error::new(io::ErrorKind::InvalidInput, problem))?;
 
@@ -65,7 +65,7 @@ pub(crate) fn check_writable(env: &Envelope) -> Result<(), String> {
     if env.harmonic_count + env.noise_band_count == 0 {
         return Err("the envelope has neither harmonics nor noise bands, so its frames would have no rows".to_owned());
     }
-    let unwritable = |text: &str| text.contains([',', '#', '\n', '\r']) || text.trim() != text;
+    let unwritable = |text: &str| text.contains([',', '\n']) || text.trim() != text;
     for (i, (key, value)) in env.extra_metadata.iter().enumerate() {
         if env.extra_metadata[..i].iter().any(|(earlier, _)| earlier == key) {
             return Err(format!("the metadata key {key:?} appears twice"));

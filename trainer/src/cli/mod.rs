@@ -1,4 +1,5 @@
 //! One module per `ddsp` subcommand: its clap `Args` and its `run`.
+pub mod info;
 pub mod analyze;
 pub mod eval;
 pub mod combine;
@@ -7,3 +8,4 @@ pub mod downsample;
 pub mod enrich;
 pub mod map;
 pub mod modify;
+pub mod render;

@@ -1,0 +1,101 @@
+//! End-to-end: the real `ddsp` binary describing a CSV in the seed's exact layout, and refusing
+//! a malformed one with the file, the line and the problem.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The seed-layout fixture: 8 frames (indices 0, 4, ..., 28) at 250.57 frames/s, 60 harmonics
+/// and 65 bands, f0 around 203.77 Hz (see shared/tests/data/README.md).
+fn seed_layout() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tests/data/seed_layout.csv")
+}
+
+fn ddsp(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ddsp")).args(args).output().expect("the ddsp binary runs")
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ddsp-cli-info-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn describes_a_file_in_the_seed_layout() {
+    let path = seed_layout();
+    let out = ddsp(&["info", path.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    for expected in [
+        "frames:       8 (indices 0 to 28, every 4)",
+        // (28 + 1) / 250.57 s
+        "duration:     0.116 s",
+        "frame rate:   250.57 Hz",
+        "sample rate:  44100 Hz",
+        "harmonics:    60",
+        "noise bands:  65",
+        "(8 of 8 frames voiced)",
+    ] {
+        assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
+    }
+}
+
+#[test]
+fn json_output_is_machine_readable() {
+    let path = seed_layout();
+    let out = ddsp(&["info", "--json", path.to_str().unwrap()]);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(json["frames"], 8);
+    assert_eq!(json["frame_index_step"], 4);
+    assert_eq!(json["frame_rate_hz"], 250.57);
+    assert_eq!(json["sample_rate_hz"], 44100.0);
+    assert_eq!(json["harmonic_count"], 60);
+    assert_eq!(json["noise_band_count"], 65);
+    let (min, max, median) = (
+        json["f0_min_hz"].as_f64().unwrap(),
+        json["f0_max_hz"].as_f64().unwrap(),
+        json["f0_median_hz"].as_f64().unwrap(),
+    );
+    // The fixture's f0 is 203.77 Hz with a 1.2 % vibrato.
+    assert!(min < median && median < max, "{min} {median} {max}");
+    assert!(min > 203.77 * 0.985 && max < 203.77 * 1.015, "{min} {max}");
+    approx::assert_relative_eq!(json["duration_s"].as_f64().unwrap(), 29.0 / 250.57, max_relative = 1e-9);
+}
+
+#[test]
+fn extra_metadata_is_listed() {
+    let dir = scratch_dir("extra");
+    let text = std::fs::read_to_string(seed_layout()).unwrap();
+    let text = text.replacen("sample_rate=44100", "sample_rate=44100,source=violin_phrase_44k.wav", 1);
+    let path = dir.join("with_source.csv");
+    std::fs::write(&path, text).unwrap();
+    let out = ddsp(&["info", path.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("metadata:     source=violin_phrase_44k.wav"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_malformed_file_fails_naming_the_file_line_and_problem() {
+    let dir = scratch_dir("bad");
+    let text = std::fs::read_to_string(seed_layout()).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[11] = "0,203.77,harmonic,9,1834.13,0.0x01";
+    let path = dir.join("broken.csv");
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    let out = ddsp(&["info", path.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        stderr.contains("broken.csv: line 12, column 6 (value): expected a number, found \"0.0x01\""),
+        "stderr: {stderr}"
+    );
+    let missing = dir.join("absent.csv");
+    let out = ddsp(&["info", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("absent.csv"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,151 @@
+//! `ddsp render` end to end: the real binary on CSVs in the seed's exact layout, checked by
+//! the pitches in the WAV it writes; bad input leaves no file and says where the problem is.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ddsp_trainer::wav_io::read_wav_f32;
+use realfft::RealFftPlanner;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ddsp-cli-render-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A unified CSV in the seed's layout: metadata comment, header, per frame the harmonics then
+/// the noise bands; fractional frame rate, every other frame index skipped, fewer components
+/// than 60/65. f0 = 220 Hz, three harmonics (amplitudes 0.3, 0.15, 0.1), four faint bands.
+fn seed_layout_csv() -> String {
+    let mut text = String::from("# frame_rate=250.57,sample_rate=44100\n");
+    text.push_str("frame_index,f0_hz,component_type,component_index,frequency,value\n");
+    for frame in (0..300).step_by(2) {
+        for (k, amp) in [0.3, 0.15, 0.1].iter().enumerate() {
+            text.push_str(&format!("{frame},220.0,harmonic,{k},{:.2},{amp:.6}\n", 220.0 * (k + 1) as f64));
+        }
+        for (b, centre) in [0.0, 2756.25, 5512.5, 11025.0].iter().enumerate() {
+            text.push_str(&format!("{frame},220.0,noise_band,{b},{centre:.2},0.000100\n"));
+        }
+    }
+    text
+}
+
+fn ddsp(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ddsp")).args(args).output().expect("run ddsp")
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Peak frequencies (Hz) above 1 % of the strongest, each the largest within 20 Hz.
+fn peaks_hz(x: &[f32], sample_rate_hz: f32) -> Vec<f32> {
+    let n = x.len().next_power_of_two() * 2;
+    let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n);
+    let mut input = fft.make_input_vec();
+    for (i, (dst, &s)) in input.iter_mut().zip(x).enumerate() {
+        *dst = s * (0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / x.len() as f32).cos());
+    }
+    let mut spectrum = fft.make_output_vec();
+    fft.process(&mut input, &mut spectrum).unwrap();
+    let mag: Vec<f32> = spectrum.iter().map(|c| c.norm()).collect();
+    let bin_hz = sample_rate_hz / n as f32;
+    let reach = (20.0 / bin_hz) as usize;
+    let max = mag.iter().cloned().fold(0.0, f32::max);
+    (1..mag.len() - 1)
+        .filter(|&k| {
+            mag[k] > 0.01 * max
+                && mag[k] > mag[k - 1]
+                && mag[k.saturating_sub(reach)..(k + reach + 1).min(mag.len())].iter().all(|&m| m <= mag[k])
+        })
+        .map(|k| {
+            let (a, b, c) = (mag[k - 1].ln(), mag[k].ln(), mag[k + 1].ln());
+            (k as f32 + 0.5 * (a - c) / (a - 2.0 * b + c)) * bin_hz
+        })
+        .collect()
+}
+
+fn assert_peaks(got: &[f32], want: &[f32]) {
+    assert_eq!(got.len(), want.len(), "peaks {got:?}, expected {want:?}");
+    for (g, w) in got.iter().zip(want) {
+        assert!((g - w).abs() < 1.0, "peak at {g} Hz, expected {w} Hz (all: {got:?})");
+    }
+}
+
+#[test]
+fn pitch_and_stretch_flags_put_the_partials_where_expected() {
+    let dir = scratch("pitch-stretch");
+    let csv = dir.join("seed.csv");
+    std::fs::write(&csv, seed_layout_csv()).unwrap();
+    let wav = dir.join("out.wav");
+    let out = ddsp(&["render", path_str(&csv), "-o", path_str(&wav), "--pitch", "12", "--stretch", "2"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (samples, rate, channels) = read_wav_f32(&wav).unwrap();
+    assert_eq!((rate, channels), (48_000, 1));
+    // 150 frames, indices 0..=298, at 250.57 frames/s: 1.196 s, plus a short release.
+    let seconds = samples.len() as f32 / 48_000.0;
+    assert!((1.19..1.25).contains(&seconds), "{seconds} s");
+    // An octave up (440, 880, 1320 Hz), then stretch 2 around the pitched f0: 440 * k^2.
+    assert_peaks(&peaks_hz(&samples[4800..52_800], 48_000.0), &[440.0, 1760.0, 3960.0]);
+}
+
+#[test]
+fn quarter_tone_centre_anchor_int24_at_another_rate() {
+    let dir = scratch("quarter-tone");
+    let csv = dir.join("seed.csv");
+    std::fs::write(&csv, seed_layout_csv()).unwrap();
+    let wav = dir.join("out.wav");
+    let out = ddsp(&[
+        "render", path_str(&csv), "-o", path_str(&wav), "--tet", "24", "--pitch", "-1", "--stretch", "0.5",
+        "--anchor", "center", "--format", "int24", "--sample-rate", "44100", "--loop", "--seconds", "2",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (samples, rate, _) = read_wav_f32(&wav).unwrap();
+    assert_eq!((rate, samples.len()), (44_100, 88_200));
+    // A quarter tone down, then stretch 0.5 around the centre (2nd) partial.
+    let r = 2f32.powf(-1.0 / 24.0);
+    let centre = 440.0 * r;
+    let want: Vec<f32> = [220.0, 440.0, 660.0].iter().map(|f| centre * (f * r / centre).sqrt()).collect();
+    assert_peaks(&peaks_hz(&samples[4410..], 44_100.0), &want);
+}
+
+#[test]
+fn a_bad_csv_fails_naming_the_line_and_leaves_the_old_output_alone() {
+    let dir = scratch("bad-csv");
+    let csv = dir.join("bad.csv");
+    let mut text = seed_layout_csv();
+    // Line 5 (the third data row) gets a value that is not a number.
+    let lines: Vec<&str> = text.lines().collect();
+    let broken = lines[4].rsplit_once(',').unwrap().0.to_owned() + ",loud";
+    text = lines.iter().enumerate().map(|(i, l)| if i == 4 { broken.clone() } else { l.to_string() } + "\n").collect();
+    std::fs::write(&csv, text).unwrap();
+
+    let wav = dir.join("out.wav");
+    let out = ddsp(&["render", path_str(&csv), "-o", path_str(&wav)]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad.csv") && stderr.contains("line 5"), "{stderr}");
+    assert!(!wav.exists(), "a file was written despite the error");
+
+    std::fs::write(&wav, b"the user's earlier render").unwrap();
+    let out = ddsp(&["render", path_str(&csv), "-o", path_str(&wav)]);
+    assert!(!out.status.success());
+    assert_eq!(std::fs::read(&wav).unwrap(), b"the user's earlier render");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2, "a temporary file was left behind");
+}
+
+#[test]
+fn an_out_of_range_flag_names_the_flag_and_the_range() {
+    let dir = scratch("range");
+    let csv = dir.join("seed.csv");
+    std::fs::write(&csv, seed_layout_csv()).unwrap();
+    let wav = dir.join("out.wav");
+    for (flag, value, range) in [("--stretch", "9", "0.25..=4"), ("--pitch", "-60", "-48..=48"), ("--tet", "0", "1..=96")] {
+        let out = ddsp(&["render", path_str(&csv), "-o", path_str(&wav), flag, value]);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(flag) && stderr.contains(range), "{stderr}");
+        assert!(!wav.exists());
+    }
+}
