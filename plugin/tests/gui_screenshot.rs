@@ -105,35 +105,45 @@ fn the_gui_opens_in_a_host_window_and_draws_the_player() {
     )
     .unwrap();
     conn.map_window(parent).unwrap();
-    conn.flush().unwrap();
+    // A round trip, so the server has made the window before the plugin's own X connection
+    // is told about it.
+    conn.get_input_focus().unwrap().reply().unwrap();
     let window = clap_window { api: CLAP_WINDOW_API_X11.as_ptr(), specific: clap_window_handle { x11: parent as _ } };
     unsafe {
         assert!((gui.set_parent.unwrap())(plugin, &window), "gui.set_parent");
         assert!((gui.show.unwrap())(plugin), "gui.show");
     }
 
-    // Play a note so the spectral view has something to show, and let the GUI draw.
+    // Play a note so the spectral view has something to show, and let the GUI draw: capture
+    // until the editor has painted most of the window (software OpenGL on a busy machine can
+    // take a few seconds), or give up after 60 s.
     instance.activate();
     instance.process(512, &[note_on(0, 60, 1.0)]);
-    let deadline = Instant::now() + Duration::from_secs(4);
-    while Instant::now() < deadline {
+    let pixels = (width * height) as usize;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let settle_until = Instant::now() + Duration::from_secs(3);
+    let (rgb, colours, black) = loop {
         instance.process(512, &[]);
         std::thread::sleep(Duration::from_millis(10));
-    }
-
-    let image = conn
-        .get_image(ImageFormat::Z_PIXMAP, parent, 0, 0, width as u16, height as u16, !0)
-        .unwrap()
-        .reply()
-        .expect("capture the host window");
+        if Instant::now() < settle_until {
+            continue;
+        }
+        let image = conn
+            .get_image(ImageFormat::Z_PIXMAP, parent, 0, 0, width as u16, height as u16, !0)
+            .unwrap()
+            .reply()
+            .expect("capture the host window");
+        // 32 bits per pixel, BGRX on a little-endian TrueColor visual.
+        assert!(image.data.len() >= pixels * 4, "unexpected image format ({} bytes)", image.data.len());
+        let rgb: Vec<u8> = image.data.chunks_exact(4).take(pixels).flat_map(|p| [p[2], p[1], p[0]]).collect();
+        let colours: HashSet<[u8; 3]> = rgb.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect();
+        let black = rgb.chunks_exact(3).filter(|c| c.iter().all(|&v| v == 0)).count();
+        if (colours.len() > 50 && black < pixels / 2) || Instant::now() > deadline {
+            break (rgb, colours, black);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     unsafe { (gui.destroy.unwrap())(plugin) };
-
-    // 32 bits per pixel, BGRX on a little-endian TrueColor visual.
-    let pixels = (width * height) as usize;
-    assert!(image.data.len() >= pixels * 4, "unexpected image format ({} bytes)", image.data.len());
-    let rgb: Vec<u8> = image.data.chunks_exact(4).take(pixels).flat_map(|p| [p[2], p[1], p[0]]).collect();
-    let colours: HashSet<[u8; 3]> = rgb.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect();
-    let black = rgb.chunks_exact(3).filter(|c| c.iter().all(|&v| v == 0)).count();
 
     let profile_dir = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().to_path_buf();
     let mut targets = vec![profile_dir.join("gui-screenshot.png")];
