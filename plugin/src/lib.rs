@@ -39,6 +39,11 @@ pub const MAX_BLOCK_SIZE: usize = 256;
 /// does not click.
 const SWAP_FADE_MS: f32 = 5.0;
 
+/// How far the host's song position may differ from where it should be after the previous
+/// block before host sync treats it as a jump and moves the Play voice (hosts round their
+/// positions; a real locate moves by far more).
+const HOST_JUMP_TOLERANCE_S: f64 = 0.002;
+
 /// The plugin: parameters, voices, the sound being played and the channels to the GUI.
 pub struct SpectralPlayer {
     params: Arc<PlayerParams>,
@@ -56,6 +61,12 @@ pub struct SpectralPlayer {
     was_playing: bool,
     /// Host transport state as of the previous block (for host sync).
     host_was_playing: bool,
+    /// Where the host's song position should be at the next block if the transport simply
+    /// runs on, seconds; a position elsewhere is a jump (locate, loop) that the Play voice
+    /// follows. `None` when not following the host.
+    host_expected_pos_s: Option<f64>,
+    /// The song position the host reported at the previous block, seconds.
+    host_last_pos_s: Option<f64>,
     spectrum_in: triple_buffer::Input<SpectrumSnapshot>,
     spectrum_out: Arc<Mutex<triple_buffer::Output<SpectrumSnapshot>>>,
     /// Wakes the GUI when a new spectrum is published.
@@ -78,6 +89,8 @@ impl Default for SpectralPlayer {
             sample_rate_hz: 48_000.0,
             was_playing: false,
             host_was_playing: false,
+            host_expected_pos_s: None,
+            host_last_pos_s: None,
             spectrum_in,
             spectrum_out: Arc::new(Mutex::new(spectrum_out)),
             repaint: nice_plug_egui::RepaintNotifier::new(),
@@ -213,8 +226,10 @@ impl SpectralPlayer {
     }
 
     /// Starts/stops the free-running voice on Play/Stop changes and, with host sync on, on
-    /// the host's transport starting and stopping.
-    fn update_free_run(&mut self, transport: &Transport) {
+    /// the host's transport starting and stopping; with host sync on and the transport running,
+    /// the voice's read position follows the song position (song time × playback rate after
+    /// the start frame), also when the host jumps.
+    fn update_free_run(&mut self, transport: &Transport, block_len: usize) {
         let settings = self.note_settings();
         let adsr = self.adsr_settings();
         let play = self.params.play.value();
@@ -234,6 +249,31 @@ impl SpectralPlayer {
         }
         self.was_playing = play;
         self.host_was_playing = host_playing;
+
+        match transport.pos_seconds() {
+            Some(pos_s) if host_sync && host_playing => {
+                // A host that reports no tempo repeats the block's start position for each
+                // split of the block (nice-plug splits at parameter changes): only a position
+                // that moved since the last call and is not where it should be is a jump.
+                let jumped = match (self.host_expected_pos_s, self.host_last_pos_s) {
+                    (Some(expected_s), Some(last_s)) => {
+                        (pos_s - expected_s).abs() > HOST_JUMP_TOLERANCE_S
+                            && (pos_s - last_s).abs() > HOST_JUMP_TOLERANCE_S
+                    }
+                    _ => true,
+                };
+                if jumped {
+                    let rate = self.params.playback_rate.value() as f64;
+                    self.voices.seek_free_run(pos_s * rate);
+                }
+                self.host_expected_pos_s = Some(pos_s + block_len as f64 / self.sample_rate_hz as f64);
+                self.host_last_pos_s = Some(pos_s);
+            }
+            _ => {
+                self.host_expected_pos_s = None;
+                self.host_last_pos_s = None;
+            }
+        }
     }
 
     /// Publishes what the newest sounding voice plays, for the GUI.
@@ -314,6 +354,8 @@ impl Plugin for SpectralPlayer {
         self.voices.reset();
         self.was_playing = false;
         self.host_was_playing = false;
+        self.host_expected_pos_s = None;
+        self.host_last_pos_s = None;
         self.swap_gain = 1.0;
     }
 
@@ -324,7 +366,7 @@ impl Plugin for SpectralPlayer {
         context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
         self.poll_new_sound();
-        self.update_free_run(context.transport());
+        self.update_free_run(context.transport(), buffer.samples());
         let render_params = self.render_params();
         let adsr = self.adsr_settings();
 

@@ -123,9 +123,8 @@ pub struct PlayerParams {
     /// Free-runs one voice without MIDI, like the original's Start/Stop.
     #[id = "play"]
     pub play: BoolParam,
-    /// The free-running voice starts when the host's transport starts and releases when it
-    /// stops. (Following the song position within the file needs a seek in the shared
-    /// renderer, which it does not offer yet.)
+    /// The free-running voice starts when the host's transport starts, releases when it
+    /// stops, and reads the file at the host's song position (times the playback rate).
     #[id = "sync"]
     pub host_sync: BoolParam,
 

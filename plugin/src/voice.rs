@@ -179,6 +179,15 @@ impl VoiceBank {
         slot.renderer.set_transpose_ratio(steps_to_ratio(self.bend_steps, settings.divisions_per_octave));
     }
 
+    /// Moves the free-running voice to `offset_s` envelope seconds into the playback window
+    /// (host sync). Does nothing while it is silent.
+    pub fn seek_free_run(&mut self, offset_s: f64) {
+        let slot = &mut self.slots[FREE_RUN_SLOT];
+        if slot.is_active() {
+            slot.renderer.seek_window_s(offset_s);
+        }
+    }
+
     /// Releases the free-running voice.
     pub fn stop_free_run(&mut self, adsr: &AdsrSettings, sample_rate_hz: f32) {
         self.slots[FREE_RUN_SLOT].adsr.gate_off(adsr, sample_rate_hz);

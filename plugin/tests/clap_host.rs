@@ -166,3 +166,46 @@ fn block_size_does_not_change_the_sound() {
     let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
     assert!(worst < 1e-5, "64- and 4096-sample blocks differ by {worst}");
 }
+
+/// With host sync on, the Play voice follows the song position: a CSV whose first half sounds
+/// at 200 Hz and second half at 300 Hz plays 300 Hz when the host plays from 0.7 s, 200 Hz from
+/// 0.1 s, and moves when the host jumps.
+#[test]
+fn host_sync_follows_the_song_position_and_its_jumps() {
+    let mut csv = String::from(
+        "# frame_rate=100,sample_rate=48000\nframe_index,f0_hz,component_type,component_index,frequency,value\n",
+    );
+    for i in 0..100 {
+        let f0 = if i < 50 { 200.0 } else { 300.0 };
+        csv.push_str(&format!("{i},{f0},harmonic,0,{f0},0.5\n{i},{f0},noise_band,0,0,0\n"));
+    }
+    let block = 512usize;
+    let play_from = |instance: &mut Instance, pos_s: f64, seconds: f64| -> Vec<f32> {
+        let blocks = samples(seconds) / block;
+        let mut out = Vec::new();
+        for b in 0..blocks {
+            instance.transport = Some(playing_transport(pos_s + (b * block) as f64 / SAMPLE_RATE_HZ));
+            out.extend(instance.process(block as u32, &[]));
+        }
+        out
+    };
+    let instance = Instance::new();
+    let state = state_with_csv(&instance.save_state(), "/tmp/two-halves.csv", &csv);
+    instance.load_state(&state);
+    instance.flush(&[param(0, param_hash("sync"), 1.0), param(0, param_hash("loop"), 1.0)]);
+    let mut instance = instance;
+    instance.activate();
+
+    // Transport starts at 0.7 s: second half.
+    let late = play_from(&mut instance, 0.7, 0.15);
+    let hz = peak_hz(&late[samples(0.05)..]);
+    assert!((hz - 300.0).abs() < 5.0, "playing from 0.7 s should sound 300 Hz, got {hz}");
+    // The host locates back to 0.1 s while playing: first half.
+    let early = play_from(&mut instance, 0.1, 0.15);
+    let hz = peak_hz(&early[samples(0.05)..]);
+    assert!((hz - 200.0).abs() < 5.0, "after the jump to 0.1 s it should sound 200 Hz, got {hz}");
+    // And running on from there it reaches the second half at its time (0.5 s).
+    let on = play_from(&mut instance, 0.25, 0.45);
+    let hz = peak_hz(&on[samples(0.33)..]);
+    assert!((hz - 300.0).abs() < 5.0, "running on past 0.5 s it should sound 300 Hz, got {hz}");
+}

@@ -185,6 +185,14 @@ impl Renderer {
         }
     }
 
+    /// Moves the read position to `offset_s` envelope seconds after the start of the playback
+    /// window (wrapped when it loops), from the next sample on. Phases run on, so the jump
+    /// clicks no more than the sound itself changes. The plugin's host sync uses it to follow
+    /// the song position. Never allocates.
+    pub fn seek_window_s(&mut self, offset_s: f64) {
+        self.conductor.seek(offset_s);
+    }
+
     /// Seed of the noise and bounce jitter, used from the next [`Renderer::restart`] (or
     /// [`Renderer::prepare`]). Give each voice of a polyphonic instrument its own seed so that
     /// two notes do not carry the same noise.

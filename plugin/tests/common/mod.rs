@@ -223,6 +223,8 @@ pub struct Instance {
     activated: bool,
     processing: bool,
     steady_time: i64,
+    /// The transport sent with each `process` call (`None`: no transport, a null pointer).
+    pub transport: Option<clap_sys::events::clap_event_transport>,
 }
 
 impl Instance {
@@ -261,6 +263,7 @@ impl Instance {
                 activated: false,
                 processing: false,
                 steady_time: 0,
+                transport: None,
             }
         }
     }
@@ -389,7 +392,7 @@ impl Instance {
         let process = clap_process {
             steady_time: self.steady_time,
             frames_count: frames,
-            transport: ptr::null(),
+            transport: self.transport.as_ref().map_or(ptr::null(), |t| t as *const _),
             audio_inputs: ptr::null(),
             audio_outputs: &mut output,
             audio_inputs_count: 0,
@@ -535,4 +538,32 @@ pub fn level_at(samples: &[f32], hz: f64) -> f32 {
 /// Largest absolute sample.
 pub fn peak_abs(samples: &[f32]) -> f32 {
     samples.iter().fold(0.0, |m, s| m.max(s.abs()))
+}
+
+/// A playing host transport at song position `pos_s` (seconds timeline, tempo 120).
+pub fn playing_transport(pos_s: f64) -> clap_sys::events::clap_event_transport {
+    use clap_sys::events::*;
+    use clap_sys::fixedpoint::CLAP_SECTIME_FACTOR;
+    clap_event_transport {
+        header: clap_event_header {
+            size: std::mem::size_of::<clap_event_transport>() as u32,
+            time: 0,
+            space_id: CLAP_CORE_EVENT_SPACE_ID,
+            type_: CLAP_EVENT_TRANSPORT,
+            flags: 0,
+        },
+        flags: CLAP_TRANSPORT_IS_PLAYING | CLAP_TRANSPORT_HAS_SECONDS_TIMELINE | CLAP_TRANSPORT_HAS_TEMPO,
+        song_pos_beats: 0,
+        song_pos_seconds: (pos_s * CLAP_SECTIME_FACTOR as f64).round() as i64,
+        tempo: 120.0,
+        tempo_inc: 0.0,
+        loop_start_beats: 0,
+        loop_end_beats: 0,
+        loop_start_seconds: 0,
+        loop_end_seconds: 0,
+        bar_start: 0,
+        bar_number: 0,
+        tsig_num: 4,
+        tsig_denom: 4,
+    }
 }
