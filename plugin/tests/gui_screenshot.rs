@@ -17,10 +17,18 @@ use common::*;
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt, CreateWindowAux, ImageFormat, WindowClass};
 
-/// A private X server for the test, stopped on drop.
+/// A private X server for the test. It runs with `-terminate`, so it exits by itself once the
+/// last client disconnects, which is when this test process exits. It is never killed from
+/// the test: the editor's window thread may still hold its own X connection for a moment after
+/// `gui.destroy`, and an X server vanishing under it makes Xlib's I/O error handler exit the
+/// process from that thread, which crashed the test binary at exit (seen under load).
 struct Xvfb {
-    child: Child,
     display: String,
+    /// Dropped without waiting: the server outlives this process's last connection by design.
+    _child: Child,
+    /// Held for the whole test so the server does not reset (and terminate) between the start
+    /// probe and the test's own connections.
+    _keepalive: x11rb::rust_connection::RustConnection,
 }
 
 impl Xvfb {
@@ -35,7 +43,7 @@ impl Xvfb {
                 continue;
             }
             let mut child = Command::new("Xvfb")
-                .args([display.as_str(), "-screen", "0", "1280x960x24", "-nolisten", "tcp"])
+                .args([display.as_str(), "-screen", "0", "1280x960x24", "-nolisten", "tcp", "-terminate"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -45,10 +53,10 @@ impl Xvfb {
                 if child.try_wait().unwrap().is_some() {
                     break; // display taken; try the next one
                 }
-                if x11rb::connect(Some(&display)).is_ok() {
+                if let Ok((keepalive, _)) = x11rb::connect(Some(&display)) {
                     std::thread::sleep(Duration::from_millis(100));
                     if child.try_wait().unwrap().is_none() {
-                        return Self { child, display };
+                        return Self { display, _child: child, _keepalive: keepalive };
                     }
                     break;
                 }
@@ -60,12 +68,6 @@ impl Xvfb {
     }
 }
 
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[test]
 fn the_gui_opens_in_a_host_window_and_draws_the_player() {
