@@ -44,7 +44,7 @@ pub use noise_synth::MAX_NOISE_BANDS;
 pub use oscillator_bank::{CONTROL_TICK_SAMPLES, MAX_HARMONICS};
 pub use params::*;
 pub use pitch::{tet_octaves, tet_ratio};
-pub use stretch::{centre_partial_index, stretch_hz, AnchorMode};
+pub use stretch::{centre_partial_index, stretch_all_hz, stretch_hz, AnchorMode};
 
 use crate::Envelope;
 use bounce::Bounce;
@@ -185,6 +185,14 @@ impl Renderer {
         }
     }
 
+    /// Moves the read position to `offset_s` envelope seconds after the start of the playback
+    /// window (wrapped when it loops), from the next sample on. Phases run on, so the jump
+    /// clicks no more than the sound itself changes. The plugin's host sync uses it to follow
+    /// the song position. Never allocates.
+    pub fn seek_window_s(&mut self, offset_s: f64) {
+        self.conductor.seek(offset_s);
+    }
+
     /// Seed of the noise and bounce jitter, used from the next [`Renderer::restart`] (or
     /// [`Renderer::prepare`]). Give each voice of a polyphonic instrument its own seed so that
     /// two notes do not carry the same noise.
@@ -308,10 +316,14 @@ impl Renderer {
                 let anchor_hz = anchor_for(envelope, pos, params.anchor, ratio, manual_anchor_hz);
                 let freqs = FrameLerp::new(envelope.harmonic_count, &envelope.harmonic_freqs_hz, pos);
                 let amps = FrameLerp::new(envelope.harmonic_count, &envelope.harmonic_amps, pos);
-                for k in 0..harmonics {
-                    let f_hz = stretch_hz(freqs.at(k) * ratio, anchor_hz, stretch);
-                    let fade = ((nyquist_hz - f_hz) / (nyquist_hz - fade_start_hz)).clamp(0.0, 1.0);
-                    p.partial_freqs_hz[k] = f_hz;
+                let freqs_hz = &mut p.partial_freqs_hz[..harmonics];
+                for (k, f_hz) in freqs_hz.iter_mut().enumerate() {
+                    *f_hz = freqs.at(k) * ratio;
+                }
+                stretch_all_hz(freqs_hz, anchor_hz, stretch);
+                let fade_width_hz = nyquist_hz - fade_start_hz;
+                for (k, &f_hz) in freqs_hz.iter().enumerate() {
+                    let fade = ((nyquist_hz - f_hz) / fade_width_hz).clamp(0.0, 1.0);
                     p.omegas[k] = f_hz * hz_to_omega;
                     p.amps[k] = amps.at(k) * harmonic_gain * fade;
                 }
@@ -330,9 +342,10 @@ impl Renderer {
                     let centres = FrameLerp::new(envelope.noise_band_count, &envelope.band_centres_hz, pos);
                     let mags = FrameLerp::new(envelope.noise_band_count, &envelope.band_mags, pos);
                     for b in 0..bands {
-                        p.band_centres_hz[b] = stretch_hz(centres.at(b) * ratio, anchor_hz, stretch);
+                        p.band_centres_hz[b] = centres.at(b) * ratio;
                         p.band_mags[b] = mags.at(b) * noise_gain;
                     }
+                    stretch_all_hz(&mut p.band_centres_hz[..bands], anchor_hz, stretch);
                     bands
                 }
             };
@@ -415,5 +428,25 @@ impl<'a> FrameLerp<'a> {
     #[inline]
     fn at(&self, k: usize) -> f32 {
         lerp(self.a[k], self.b[k], self.t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_renderer_can_move_to_the_audio_thread() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Renderer>();
+    }
+
+    #[test]
+    fn an_unprepared_renderer_outputs_silence() {
+        let mut envelope = Envelope::silent(250.0, 16_000.0, 10, 2, 2, 220.0);
+        envelope.harmonic_amps.fill(0.5);
+        let mut out = [1.0f32; 64];
+        Renderer::new().process(&envelope, &RenderParams::default(), &mut out);
+        assert!(out.iter().all(|&x| x == 0.0));
     }
 }

@@ -164,6 +164,17 @@ mod tests {
     }
 
     #[test]
+    fn a_band_no_frame_carries_stays_finite_at_an_absurd_sample_rate() {
+        // Found by the fuzz target: the linear spread of 4e100 Hz overflows an f32.
+        let text = "# frame_rate=250,sample_rate=4E100\n\
+            frame_index,f0_hz,component_type,component_index,frequency,value\n\
+            0,100,noise_band,2,43,0.5\n";
+        let env = parse_str(text).unwrap();
+        env.validate().unwrap();
+        assert_eq!(env.band_centres(0), &[0.0, f32::MAX, 43.0]);
+    }
+
+    #[test]
     fn missing_band_takes_the_centre_of_the_nearest_frame_by_index() {
         let text = "# frame_rate=100,sample_rate=16000\n\
             frame_index,f0_hz,component_type,component_index,frequency,value\n\

@@ -21,6 +21,7 @@ use ddsp_shared::envelope::linear_band_centre_hz;
 use ddsp_shared::Envelope;
 use realfft::RealFftPlanner;
 
+use crate::audio::resample::resample;
 use crate::features::f0::{estimate_f0_on_grid, F0Config, F0Track};
 use crate::features::frames::{centred_window_into, FrameGrid};
 
@@ -53,6 +54,8 @@ const LOBE_HALF_WIDTH_BINS: isize = 3;
 /// Harmonics this far (relative to f0) from their target are searched for: wide enough for
 /// vibrato and mistuning, narrow enough never to reach the next harmonic.
 const SEARCH_HALF_WIDTH_F0: f32 = 0.3;
+/// How far (relative) the f0 implied by a found partial may move the search for the next ones.
+const MAX_PARTIAL_DRIFT: f32 = 0.01;
 /// Variance of the renderer's noise source per unit band magnitude: DDSP's filtered noise
 /// shapes uniform noise in [-1, 1] (variance 1/3) by a filter whose gain at each band centre is
 /// the band magnitude.
@@ -74,7 +77,7 @@ pub fn analyze(
     config: &AnalysisConfig,
     mut progress: impl FnMut(usize, usize),
 ) -> Envelope {
-    let track = estimate_f0_on_grid(samples, grid, &config.f0);
+    let track = f0_track(samples, grid, &config.f0);
     let frame_count = track.f0_hz.len();
     progress(frame_count / 3, frame_count);
     let sr = grid.sample_rate_hz;
@@ -97,6 +100,33 @@ pub fn analyze(
     progress(frame_count, frame_count);
     envelope
 }
+
+/// f0 of every frame of `grid`. Above 32 kHz the signal is first decimated (band-limited) by the
+/// largest factor that keeps at least 16 kHz and divides the hop: f0 lives far below 8 kHz, and
+/// the YIN FFTs then shrink by that factor. The analysis refines f0 from the partials anyway.
+fn f0_track(samples: &[f32], grid: &FrameGrid, config: &F0Config) -> F0Track {
+    let sr = grid.sample_rate_hz;
+    let factor = [4u32, 3, 2]
+        .into_iter()
+        .find(|&d| sr.is_multiple_of(d) && sr / d >= F0_MIN_RATE_HZ && grid.hop_samples.is_multiple_of(d as usize));
+    if let Some(d) = factor {
+        if let Ok(decimated) = resample(samples, sr, sr / d) {
+            let coarse = FrameGrid { sample_rate_hz: sr / d, hop_samples: grid.hop_samples / d as usize };
+            let mut track = estimate_f0_on_grid(&decimated, &coarse, config);
+            // Same frame count as the full-rate grid (the decimated length may round down).
+            let n = grid.frame_count(samples.len());
+            let last = track.f0_hz.len() - 1;
+            track.f0_hz.resize(n, track.f0_hz[last]);
+            track.confidence.resize(n, track.confidence[last]);
+            track.voiced.resize(n, track.voiced[last]);
+            return track;
+        }
+    }
+    estimate_f0_on_grid(samples, grid, config)
+}
+
+/// Lowest rate f0 is estimated at when decimating for speed, Hz.
+const F0_MIN_RATE_HZ: u32 = 16000;
 
 /// Window length for a track: [`PERIODS_PER_WINDOW`] periods of its low notes (5th percentile of
 /// voiced f0), rounded up to a power of two, within [`MIN_WINDOW_S`]..[`MAX_WINDOW_S`].
@@ -229,7 +259,7 @@ impl FrameAnalyser {
             }
             let (offset, log_peak) = crate::features::f0::parabola_vertex(a, b, c);
             let peak_freq = (p as f32 + offset) * bin_hz;
-            if peak_freq >= nyquist {
+            if peak_freq >= nyquist || (peak_freq - target).abs() > SEARCH_HALF_WIDTH_F0 * f0 {
                 continue;
             }
             *freq = peak_freq;
@@ -240,7 +270,9 @@ impl FrameAnalyser {
             strongest = strongest.max(*amp);
             // Follow the partials upward only from clear peaks (within 40 dB of the strongest).
             if *amp > strongest * 0.01 {
-                local_f0 = peak_freq / n;
+                // Within 1 % of the frame's f0: a stray noise peak must not drag the search
+                // off the harmonic series.
+                local_f0 = (peak_freq / n).clamp(f0 * (1.0 - MAX_PARTIAL_DRIFT), f0 * (1.0 + MAX_PARTIAL_DRIFT));
                 if k < 10 {
                     weighted += f64::from(*amp) * f64::from(local_f0);
                     weight += f64::from(*amp);

@@ -759,6 +759,7 @@ mod tests {
         let back = EnvelopeArchive::read(&path).unwrap();
         assert_eq!(back, archive);
         assert_eq!(back.to_envelope(), env);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
@@ -789,6 +790,7 @@ mod tests {
             }
         }
         assert_eq!(frames.band_mags, env.band_mags);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
@@ -872,6 +874,7 @@ mod tests {
             err.contains("bad.npz") && err.contains("missing key `frequency_envelopes`"),
             "{err}"
         );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
@@ -895,5 +898,6 @@ mod tests {
         let path = dir.join("out.npz");
         assert!(archive.write(&path).is_err());
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -149,3 +149,41 @@ fn an_out_of_range_flag_names_the_flag_and_the_range() {
         assert!(!wav.exists());
     }
 }
+
+/// The strongest spectral peak, Hz.
+fn strongest_hz(x: &[f32], sample_rate_hz: f32) -> f32 {
+    peaks_hz(x, sample_rate_hz)
+        .into_iter()
+        .max_by(|a, b| {
+            let level = |f: f32| {
+                let n = x.len() as f32;
+                let (mut re, mut im) = (0.0f32, 0.0f32);
+                for (i, &s) in x.iter().enumerate() {
+                    let phase = std::f32::consts::TAU * f * i as f32 / sample_rate_hz;
+                    re += s * phase.cos();
+                    im += s * phase.sin();
+                }
+                (re * re + im * im) / n
+            };
+            level(*a).total_cmp(&level(*b))
+        })
+        .unwrap()
+}
+
+#[test]
+fn the_seed_fixture_of_the_csv_helper_renders_an_octave_up_with_pitch_12() {
+    // 8 frames of the seed's layout (every 4th index, 60 harmonics, 65 bands, f0 ≈ 203.77 Hz).
+    let csv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tests/data/seed_layout.csv");
+    let dir = scratch("seed-fixture");
+    let (plain, up) = (dir.join("plain.wav"), dir.join("up.wav"));
+    for (wav, pitch) in [(&plain, "0"), (&up, "12")] {
+        let out = ddsp(&["render", path_str(&csv), "-o", path_str(wav), "--pitch", pitch, "--loop", "--seconds", "1"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let (plain, _, _) = read_wav_f32(&plain).unwrap();
+    let (up, _, _) = read_wav_f32(&up).unwrap();
+    let f_plain = strongest_hz(&plain[2400..], 48_000.0);
+    let f_up = strongest_hz(&up[2400..], 48_000.0);
+    assert!((f_plain - 203.77).abs() < 4.0, "fundamental at {f_plain} Hz");
+    assert!((f_up / f_plain - 2.0).abs() < 0.01, "{f_up} Hz is not an octave above {f_plain} Hz");
+}

@@ -50,6 +50,7 @@ fn export_of_a_numpy_archive_places_each_frame_at_its_time_with_its_values() {
             );
         }
     }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -77,6 +78,7 @@ fn full_resolution_writes_one_frame_per_sample_at_the_sample_rate() {
             max_relative = 1e-6
         );
     }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -100,6 +102,7 @@ fn frame_step_and_limits_shrink_the_export() {
     assert_eq!(env.frame_indices, vec![0, 2]);
     assert_eq!(env.f0_hz, vec![220.0, 240.0]);
     assert_eq!((env.harmonic_count, env.noise_band_count), (3, 10));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -139,6 +142,7 @@ fn several_chunks_are_joined_in_natural_order() {
         env.f0_hz,
         vec![300.0, 300.0, 300.0, 300.0, 500.0, 500.0, 500.0, 500.0]
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -174,6 +178,7 @@ fn archives_written_by_ddsp_read_back_like_numpys() {
         read_csv(&dir.join("from_compressed.csv")),
         read_csv(&dir.join("from_numpy.csv"))
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -189,4 +194,5 @@ fn a_csv_input_or_an_npz_output_is_refused_with_a_reason() {
     let err = ddsp_err(&dir, &["csv", fixture.to_str().unwrap(), "-o", "y.npz"]);
     assert!(err.contains("writes a unified CSV"), "{err}");
     assert!(!dir.join("y.csv").exists() && !dir.join("y.npz").exists());
+    let _ = std::fs::remove_dir_all(&dir);
 }

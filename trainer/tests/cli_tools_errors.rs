@@ -34,6 +34,7 @@ fn every_tool_has_help_with_an_example() {
             "ddsp {tool} --help:\n{help}"
         );
     }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -84,6 +85,7 @@ fn no_tool_overwrites_its_input_even_by_another_name() {
         std::fs::read(&fixture).unwrap()
     );
     assert_eq!(listing(&dir), ["chunk.npz", "in.csv", "sub"]);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -119,6 +121,7 @@ fn a_malformed_csv_is_named_with_its_line_and_nothing_is_written() {
         );
     }
     assert_eq!(listing(&dir), ["bad.csv", "in.csv", "out.csv"]);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -132,6 +135,7 @@ fn an_archive_without_the_original_keys_is_named() {
         "{err}"
     );
     assert!(!dir.join("out.csv").exists());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -183,6 +187,7 @@ fn bad_option_values_are_explained() {
     );
     assert!(err.contains("--frame-step"), "{err}");
     assert!(!dir.join("o.csv").exists());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// clap reports usage errors with exit code 2.

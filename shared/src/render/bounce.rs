@@ -16,7 +16,7 @@ use super::random::Random;
 pub const BOUNCE_GLIDE_S: f32 = 0.15;
 
 /// Seed of the jitter generator; the renderer mixes in its voice seed.
-const BOUNCE_SEED: u64 = 0xB0_0C_E5;
+const BOUNCE_SEED: u64 = 0x00B0_0CE5;
 
 /// State of one voice's bounce.
 #[derive(Clone, Copy, Debug)]

@@ -42,6 +42,8 @@ pub struct Conductor {
     finished: bool,
     /// Fractional array position last read, for the GUI.
     playhead_frame: f64,
+    /// Envelope seconds after the window start that the next step jumps to (host sync).
+    pending_seek_s: Option<f64>,
 }
 
 /// The window of `params` in `envelope`: first and one-past-last array position, and its
@@ -75,6 +77,15 @@ impl Conductor {
         self.playhead_frame
     }
 
+    /// Jumps to `offset_s` envelope seconds after the start of the window on the next step:
+    /// wrapped into the window when it loops, finished when a non-looping window is already
+    /// over by then. This is how a voice follows the host's song position.
+    pub fn seek(&mut self, offset_s: f64) {
+        if offset_s.is_finite() {
+            self.pending_seek_s = Some(offset_s.max(0.0));
+        }
+    }
+
     /// Reads the position for the coming `dt_s` seconds of audio and advances past them.
     /// `None` once finished, or for an empty envelope.
     pub fn step(&mut self, envelope: &Envelope, params: &RenderParams, dt_s: f64) -> Option<FramePosition> {
@@ -82,11 +93,19 @@ impl Conductor {
             self.finished = true;
             return None;
         };
+        let last_frame_s = envelope.frame_indices[end - 1] as f64 / envelope.frame_rate_hz;
+        if let Some(offset_s) = self.pending_seek_s.take() {
+            let span_s = end_s - start_s;
+            let offset_s = if params.looping && span_s > 0.0 { offset_s.rem_euclid(span_s) } else { offset_s };
+            self.started = true;
+            self.finished = start_s + offset_s >= end_s;
+            self.time_s = (start_s + offset_s).min(last_frame_s);
+            self.read_time_s = self.time_s;
+        }
         if self.finished {
             return None;
         }
         let rate = params.playback_rate as f64;
-        let last_frame_s = envelope.frame_indices[end - 1] as f64 / envelope.frame_rate_hz;
         if !self.started {
             self.started = true;
             self.time_s = if rate < 0.0 { last_frame_s } else { start_s };
@@ -180,6 +199,26 @@ mod tests {
         let lp = RenderParams { looping: true, start_frame: 1, frame_count: 2, ..p };
         let frames: Vec<usize> = (0..8).map(|_| looped.step(&e, &lp, 1.0 / 128.0).unwrap().a).collect();
         assert_eq!(frames, [1, 2, 1, 2, 1, 2, 1, 2]);
+    }
+
+    #[test]
+    fn seek_jumps_into_the_window_wrapping_when_looping() {
+        let e = four_frames();
+        let p = RenderParams { start_frame: 1, ..RenderParams::default() };
+        let mut c = Conductor::default();
+        c.step(&e, &p, 1.0 / 128.0);
+        // 2 frame periods after the window start (frame 1) is frame 3.
+        c.seek(2.0 / 128.0);
+        assert_eq!(c.step(&e, &p, 1.0 / 128.0).unwrap().a, 3);
+        // Past the end of a non-looping window: finished.
+        c.seek(10.0 / 128.0);
+        assert!(c.step(&e, &p, 1.0 / 128.0).is_none());
+        assert!(c.is_finished());
+        // Looping: 4 periods into a 3-frame window wraps to 1 period in, frame 2; a seek
+        // also revives a finished voice.
+        let lp = RenderParams { looping: true, ..p };
+        c.seek(4.0 / 128.0);
+        assert_eq!(c.step(&e, &lp, 1.0 / 128.0).unwrap().a, 2);
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub const MAX_NOISE_BANDS: usize = 256;
 const NOISE_FRAME_S: f32 = 0.0107;
 
 /// Seed of the noise generator; the renderer mixes in its voice seed.
-const NOISE_SEED: u64 = 0x5EED_0F_D05E;
+const NOISE_SEED: u64 = 0x005E_ED0F_D05E;
 
 /// Noise generator of one voice.
 pub struct NoiseSynth {
@@ -124,8 +124,7 @@ impl NoiseSynth {
         let mut band = 0;
         for (k, bin) in self.spectrum.iter_mut().enumerate() {
             let magnitude = if silent { 0.0 } else { magnitude_at(k as f32 * self.bin_hz, centres_hz, mags, &mut band) };
-            let re = self.rng.bipolar();
-            let im = self.rng.bipolar();
+            let (re, im) = self.rng.bipolar_pair();
             *bin = if k == 0 || k == last_bin {
                 // DC and Nyquist bins of a real signal are real.
                 Complex::new(re * magnitude * c * std::f32::consts::SQRT_2, 0.0)

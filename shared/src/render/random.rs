@@ -30,6 +30,14 @@ impl Random {
         ((self.next_u64() >> 40) as f32) * (2.0 / (1u64 << 24) as f32) - 1.0
     }
 
+    /// Two independent values uniform in `[-1, 1)` from one draw (24 bits each).
+    #[inline]
+    pub fn bipolar_pair(&mut self) -> (f32, f32) {
+        let bits = self.next_u64();
+        let scale = 2.0 / (1u64 << 24) as f32;
+        (((bits >> 40) as f32) * scale - 1.0, (((bits >> 16) & 0xff_ffff) as f32) * scale - 1.0)
+    }
+
     /// Uniform in `[0, 1)`.
     #[inline]
     pub fn unit(&mut self) -> f32 {

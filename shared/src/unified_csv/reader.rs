@@ -485,7 +485,9 @@ fn fill_missing_band_centres(bands: &mut Components, frame_indices: &[u64], samp
                     }
                     (Some(only), None) | (None, Some(only)) => only,
                     (None, None) => {
-                        bands.freqs[missing * count + b] = linear_band_centre_hz(b, count, sample_rate_hz);
+                        // Capped: an absurd (but finite) sample rate must not make the centre infinite.
+                        bands.freqs[missing * count + b] =
+                            linear_band_centre_hz(b, count, sample_rate_hz).min(f32::MAX);
                         continue;
                     }
                 };

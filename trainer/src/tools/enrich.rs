@@ -7,13 +7,20 @@
 //!   those above its Nyquist) are the learned spectrum. A line is fitted through the upper
 //!   half of them on log-log axes ([`SpectralSlope`]); it is continued over new partials
 //!   `k = last+1, last+2, …` at `(k+1)·f_last/(last+1)` Hz (the harmonic series of the last
-//!   learned partial, so a slightly stretched series stays stretched) until the new Nyquist.
+//!   learned partial, so a slightly stretched series stays stretched) from the source
+//!   bandwidth up to the new Nyquist (slots of a series that ended below the bandwidth stay
+//!   silent there: the learned band is not touched).
 //!   A fitted slope is never allowed to rise: it is limited to at most
 //!   [`HARMONIC_MAX_SLOPE_DB_PER_OCTAVE`], pivoting at the last learned partial, so the added
 //!   top is always quieter than what was learned.
 //! - **Noise.** The bands keep their spacing and are continued up to the new Nyquist; their
-//!   magnitudes follow a tilt fitted through the upper half of the learned bands, limited to
+//!   magnitudes follow a tilt fitted through the upper half of the learned bands below the
+//!   bandwidth (the band at Nyquist itself is an edge value and left out), limited to
 //!   [`NOISE_MAX_SLOPE_DB_PER_OCTAVE`] (never rising).
+//! - The harmonic count of the result is what [`COUNT_COVERAGE`] (99 %) of the frames need to
+//!   reach the new Nyquist (capped by `max_harmonics`); the lowest 1 % (typically sub-octave
+//!   f0 errors at onsets) are continued only that far, rather than tripling the size of every
+//!   frame.
 //! - Everything below the source bandwidth is copied bit for bit: harmonics whose frequency is
 //!   below it and bands whose centre is at or below it.
 //!
@@ -32,6 +39,9 @@ pub const NOISE_MAX_SLOPE_DB_PER_OCTAVE: f64 = 0.0;
 /// Default cap on the harmonic count after enrichment: a 86 Hz f0 reaches 22.05 kHz with 256
 /// partials; lower voices stop below Nyquist rather than make every frame huge.
 pub const DEFAULT_MAX_HARMONICS: usize = 256;
+/// Share of the frames whose harmonic series the result's harmonic count carries up to the
+/// new Nyquist; see [`enrich`].
+pub const COUNT_COVERAGE: f64 = 0.99;
 /// Metadata key recording the sample rate before enrichment.
 pub const ENRICHED_FROM_KEY: &str = "enriched_from_sample_rate";
 
@@ -89,11 +99,14 @@ fn plan_harmonics(env: &Envelope, i: usize, bandwidth_hz: f64) -> Option<Harmoni
     })
 }
 
+/// The tilt of frame `i`'s noise, fitted on the upper half of the bands strictly below the
+/// bandwidth: DDSP's last band sits exactly at Nyquist, where analysis and the model both
+/// leave a near-zero edge value that would otherwise drag the whole continuation down.
 fn plan_noise(env: &Envelope, i: usize, bandwidth_hz: f64) -> Option<SpectralSlope> {
     let centres = env.band_centres(i);
     let mags = env.band_mags(i);
     let learned: Vec<usize> = (0..env.noise_band_count)
-        .filter(|&k| centres[k] > 0.0 && f64::from(centres[k]) <= bandwidth_hz && mags[k] > 0.0)
+        .filter(|&k| centres[k] > 0.0 && f64::from(centres[k]) < bandwidth_hz && mags[k] > 0.0)
         .collect();
     if learned.len() < 2 {
         return None;
@@ -145,12 +158,19 @@ pub fn enrich(env: &Envelope, options: &EnrichOptions) -> Result<Envelope> {
     let harmonic_plans: Vec<Option<HarmonicPlan>> = (0..n)
         .map(|i| plan_harmonics(env, i, bandwidth_hz))
         .collect();
-    let needed = harmonic_plans
+    // The harmonic count reaches Nyquist for COUNT_COVERAGE of the frames with a learned
+    // series: the few frames of a tracking error (a sub-octave f0 at an onset) would otherwise
+    // triple every frame of the file; they are continued as far as the count reaches.
+    let mut counts: Vec<usize> = harmonic_plans
         .iter()
         .flatten()
         .map(|p| ((new_nyquist_hz / p.spacing_hz).ceil() as usize).saturating_sub(1))
-        .max()
-        .unwrap_or(0);
+        .collect();
+    counts.sort_unstable();
+    let needed = match counts.len() {
+        0 => 0,
+        len => counts[((len as f64 * COUNT_COVERAGE).ceil() as usize).clamp(1, len) - 1],
+    };
     let h = needed.min(options.max_harmonics).max(h_in);
 
     let fallback_spacing = (0..n).find_map(|i| band_spacing_hz(env, i));
@@ -202,7 +222,9 @@ pub fn enrich(env: &Envelope, options: &EnrichOptions) -> Result<Envelope> {
             match extended {
                 Some(p) => {
                     let f = (k + 1) as f64 * p.spacing_hz;
-                    let amp = if f < new_nyquist_hz {
+                    // Only the new band gets partials: a series that ended below the learned
+                    // bandwidth (60 harmonics of a low voice) keeps its silence there.
+                    let amp = if f >= bandwidth_hz && f < new_nyquist_hz {
                         p.slope.amp_at(f)
                     } else {
                         0.0
@@ -340,6 +362,29 @@ mod tests {
             .iter()
             .chain(&out.band_mags)
             .all(|&a| a == 0.0));
+    }
+
+    #[test]
+    fn a_rare_low_frame_does_not_set_the_harmonic_count() {
+        // 200 frames at 200 Hz; frame 1 an octave error at 50 Hz.
+        let one = ddsp_like();
+        let mut env = Envelope::silent(250.0, 16000.0, 200, 60, 65, 200.0);
+        for i in 0..200 {
+            env.harmonic_amps[i * 60..(i + 1) * 60].copy_from_slice(one.harmonic_amps(0));
+        }
+        for k in 0..60 {
+            env.harmonic_freqs_hz[60 + k] = 50.0 * (k + 1) as f32;
+            env.harmonic_amps[60 + k] = 0.2 / (k + 1) as f32;
+        }
+        let out = enrich(&env, &EnrichOptions::default()).unwrap();
+        assert_eq!(
+            out.harmonic_count, 110,
+            "set by the 200 Hz frames, not the one at 50 Hz"
+        );
+        // Its series ended at 3 kHz; the slots up to 5.5 kHz stay silent (nothing below the
+        // learned 8 kHz changes).
+        assert_eq!(out.harmonic_amps(1)[..60], env.harmonic_amps(1)[..60]);
+        assert!(out.harmonic_amps(1)[60..].iter().all(|&a| a == 0.0));
     }
 
     #[test]

@@ -208,6 +208,7 @@ mod tests {
             TargetSpectrum::parse(bad.to_str().unwrap()).unwrap_err()
         );
         assert!(err.contains("bad.txt line 3"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

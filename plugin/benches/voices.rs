@@ -1,0 +1,56 @@
+//! CPU cost of the plugin's voice rendering, as `process` runs it: 48 kHz, 512-sample host
+//! blocks (cut into the plugin's 256-sample sub-blocks), with 1 and 16 sounding voices playing
+//! an envelope of DDSP's default size (60 harmonics, 65 noise bands, 250 frames per second).
+//!
+//! Run: `cargo bench -p ddsp-plugin --bench voices`. Per-voice CPU = time per block / voices /
+//! block duration (512 / 48 000 s = 10.67 ms).
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use ddsp_plugin::adsr::AdsrSettings;
+use ddsp_plugin::voice::{NoteKey, NoteSettings, VoiceBank};
+use ddsp_plugin::MAX_BLOCK_SIZE;
+use ddsp_shared::render::RenderParams;
+use ddsp_shared::Envelope;
+
+const SAMPLE_RATE_HZ: f32 = 48_000.0;
+const HOST_BLOCK: usize = 512;
+
+fn ddsp_sized_envelope() -> Envelope {
+    let mut envelope = Envelope::silent(250.0, 16_000.0, 1_000, 60, 65, 196.0);
+    for (i, amp) in envelope.harmonic_amps.iter_mut().enumerate() {
+        *amp = 0.02 / (1 + i % 60) as f32;
+    }
+    envelope.band_mags.fill(0.001);
+    envelope
+}
+
+fn bench_voices(c: &mut Criterion) {
+    let envelope = ddsp_sized_envelope();
+    let params = RenderParams { stretch: 1.3, looping: true, ..RenderParams::default() };
+    let adsr = AdsrSettings { attack_ms: 5.0, decay_ms: 100.0, sustain: 0.8, release_ms: 100.0 };
+    let mut group = c.benchmark_group("process_512_samples_48k");
+    for voices in [1usize, 16] {
+        let settings =
+            NoteSettings { root_note: 60, divisions_per_octave: 12.0, velocity_sensitivity: 1.0, voice_count: 16 };
+        let mut bank = VoiceBank::default();
+        bank.prepare(SAMPLE_RATE_HZ, MAX_BLOCK_SIZE);
+        for v in 0..voices {
+            bank.note_on(NoteKey { channel: Some(0), note: Some(48 + v as u8), voice_id: None }, 1.0, &settings);
+        }
+        let mut scratch = [0.0f32; MAX_BLOCK_SIZE];
+        let mut mix = [0.0f32; MAX_BLOCK_SIZE];
+        group.bench_with_input(BenchmarkId::from_parameter(format!("{voices}_voices")), &voices, |b, _| {
+            b.iter(|| {
+                for _ in 0..HOST_BLOCK / MAX_BLOCK_SIZE {
+                    mix.fill(0.0);
+                    bank.render_add(&envelope, &params, &adsr, SAMPLE_RATE_HZ, &mut scratch, &mut mix);
+                }
+                std::hint::black_box(&mix);
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_voices);
+criterion_main!(benches);

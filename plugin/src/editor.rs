@@ -1,0 +1,302 @@
+//! The GUI: the sections of the original SuperCollider control panel (data file, temperament,
+//! master, volume & mix, conductor, sonification, bouncing, notes, utilities) around the live
+//! spectral view and the f0 contour. Resizable; every control is a host parameter, so the GUI
+//! only sets parameters (through the host's `ParamSetter`) and never touches audio state.
+
+use std::sync::{Arc, Mutex};
+
+use nice_plug::editor::dpi::LogicalSize;
+use nice_plug::context::gui::GuiContext;
+use nice_plug::prelude::*;
+use egui::{Color32, RichText, Vec2};
+use nice_plug_egui::widgets::ParamSlider;
+use nice_plug_egui::{EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp, RepaintNotifier};
+
+use crate::data_loader::spawn_import;
+use crate::file_browser::{BrowserAction, FileBrowser};
+use crate::params::PlayerParams;
+use crate::spectral_view::{contour_ui, spectrum_ui, SpectrumSnapshot};
+use crate::state::SoundExchange;
+
+/// Size a new editor window opens at, logical pixels.
+pub const DEFAULT_SIZE: (u32, u32) = (1000, 720);
+/// Smallest size the window can be dragged to.
+const MIN_SIZE: (f32, f32) = (720.0, 520.0);
+
+/// The editor's size, kept across openings of the window.
+pub fn default_state() -> Arc<EguiEditorState> {
+    EguiEditorState::from_size(LogicalSize::new(DEFAULT_SIZE.0, DEFAULT_SIZE.1), 1.0)
+}
+
+/// The editor for nice-plug: a resizable egui window running [`PlayerGui`].
+pub fn create(
+    params: Arc<PlayerParams>,
+    exchange: Arc<SoundExchange>,
+    spectrum: Arc<Mutex<triple_buffer::Output<SpectrumSnapshot>>>,
+    state: Arc<EguiEditorState>,
+    repaint: RepaintNotifier,
+) -> Option<EguiEditor<PlayerGui>> {
+    let settings = EguiNiceSettings::new().with_tile("DDSP Spectral Player").with_resize_hint(
+        ResizeHint::resizable().with_min_logical_size(LogicalSize::new(MIN_SIZE.0, MIN_SIZE.1)),
+    );
+    nice_plug_egui::create_egui_editor(
+        state,
+        repaint,
+        settings,
+        PlayerGui { params, exchange, spectrum, context: None, browser: None },
+    )
+}
+
+/// The GUI's state between frames.
+pub struct PlayerGui {
+    params: Arc<PlayerParams>,
+    exchange: Arc<SoundExchange>,
+    spectrum: Arc<Mutex<triple_buffer::Output<SpectrumSnapshot>>>,
+    /// The host connection, from `build`; parameter changes go through it.
+    context: Option<GuiContext>,
+    /// The "Import CSV…" browser while it is open.
+    browser: Option<FileBrowser>,
+}
+
+const SECTION_TITLE: Color32 = Color32::from_rgb(255, 196, 64);
+const ERROR: Color32 = Color32::from_rgb(255, 120, 120);
+const WARNING: Color32 = Color32::from_rgb(255, 200, 120);
+
+/// A titled group of controls.
+fn section(ui: &mut egui::Ui, title: &str, add: impl FnOnce(&mut egui::Ui)) {
+    // The group's frame adds its margins outside the width it is given.
+    let width = (ui.available_width() - 14.0).max(100.0);
+    ui.group(|ui| {
+        ui.set_width(width);
+        ui.label(RichText::new(title).strong().color(SECTION_TITLE));
+        add(ui);
+    });
+    ui.add_space(4.0);
+}
+
+/// Width of a slider's name column.
+const LABEL_WIDTH: f32 = 104.0;
+/// Room left for the value box a `ParamSlider` draws after the slider.
+const VALUE_WIDTH: f32 = 84.0;
+
+/// A labelled slider for one parameter.
+fn slider<P: Param>(ui: &mut egui::Ui, setter: &ParamSetter, param: &P) {
+    ui.horizontal(|ui| {
+        ui.add_sized(Vec2::new(LABEL_WIDTH, 18.0), egui::Label::new(param.name()).truncate());
+        // The slider draws its value box to the right of the width it is given.
+        ui.add(ParamSlider::for_param(param, setter).with_width((ui.available_width() - VALUE_WIDTH).max(40.0)));
+    });
+}
+
+/// A checkbox for a boolean parameter.
+fn toggle(ui: &mut egui::Ui, setter: &ParamSetter, param: &BoolParam) {
+    let mut value = param.value();
+    if ui.checkbox(&mut value, param.name()).changed() {
+        setter.begin_set_parameter(param);
+        setter.set_parameter(param, value);
+        setter.end_set_parameter(param);
+    }
+}
+
+/// Sets `param` to `value` as one user gesture.
+fn set<P: Param>(setter: &ParamSetter, param: &P, value: P::Plain) {
+    setter.begin_set_parameter(param);
+    setter.set_parameter(param, value);
+    setter.end_set_parameter(param);
+}
+
+/// Every parameter back to its default (the "reset all" of the original's utilities).
+fn reset_all(setter: &ParamSetter, params: &PlayerParams) {
+    for (_, ptr, _) in params.param_map() {
+        // SAFETY: the pointers come from `param_map` of params that live as long as the GUI.
+        unsafe {
+            let default = ptr.default_normalized_value();
+            setter.raw_context.raw_begin_set_parameter(ptr);
+            setter.raw_context.raw_set_parameter_normalized(ptr, default);
+            setter.raw_context.raw_end_set_parameter(ptr);
+        }
+    }
+}
+
+impl PlayerGui {
+    fn data_file_section(&mut self, ui: &mut egui::Ui) {
+        let status = self.exchange.status();
+        section(ui, "Data file", |ui| {
+            ui.horizontal(|ui| {
+                if ui.button("Import CSV…").clicked() {
+                    let start = status.path.as_deref().and_then(|p| std::path::Path::new(p).parent());
+                    self.browser = Some(FileBrowser::new(start));
+                }
+                ui.label(RichText::new(&status.name).strong());
+                if status.loading {
+                    ui.spinner();
+                    ui.label("parsing…");
+                }
+            });
+            let envelope = &status.envelope;
+            ui.label(format!(
+                "{} frames at {:.2} fps · {} harmonics · {} noise bands · {:.2} s",
+                envelope.frame_count(),
+                envelope.frame_rate_hz,
+                envelope.harmonic_count,
+                envelope.noise_band_count,
+                envelope.duration_s()
+            ));
+            if status.file_missing {
+                ui.colored_label(
+                    WARNING,
+                    format!(
+                        "File missing: {} — playing the copy saved in the project.",
+                        status.path.as_deref().unwrap_or("?")
+                    ),
+                );
+            }
+            if let Some(error) = &status.last_error {
+                ui.colored_label(ERROR, format!("Import failed: {error}"));
+                ui.label("The current sound keeps playing.");
+            }
+        });
+    }
+
+    fn controls(&mut self, ui: &mut egui::Ui, setter: &ParamSetter) {
+        let p = self.params.clone();
+        ui.columns(3, |columns| {
+            let ui = &mut columns[0];
+            self.data_file_section(ui);
+            section(ui, "Temperament", |ui| {
+                slider(ui, setter, &p.tet_size);
+                slider(ui, setter, &p.key_mode);
+                slider(ui, setter, &p.root_note);
+            });
+            section(ui, "Master", |ui| {
+                slider(ui, setter, &p.master_pitch_steps);
+                slider(ui, setter, &p.bend_range_steps);
+                slider(ui, setter, &p.output_gain);
+            });
+            section(ui, "Utilities", |ui| {
+                ui.horizontal_wrapped(|ui| {
+                    ui.label("Stretch preset");
+                    for preset in [0.5f32, 1.0, 1.5, 2.0] {
+                        if ui.button(format!("{preset}")).clicked() {
+                            set(setter, &p.stretch, preset);
+                        }
+                    }
+                });
+                if ui.button("Reset all").clicked() {
+                    reset_all(setter, &p);
+                }
+            });
+
+            let ui = &mut columns[1];
+            section(ui, "Sonification", |ui| {
+                slider(ui, setter, &p.stretch);
+                slider(ui, setter, &p.anchor_mode);
+                slider(ui, setter, &p.anchor_hz);
+            });
+            section(ui, "Bouncing", |ui| {
+                toggle(ui, setter, &p.bounce_on);
+                slider(ui, setter, &p.bounce_min);
+                slider(ui, setter, &p.bounce_max);
+                slider(ui, setter, &p.bounce_speed_hz);
+                slider(ui, setter, &p.bounce_jitter);
+                slider(ui, setter, &p.bounce_duration_s);
+            });
+            section(ui, "Volume & mix", |ui| {
+                slider(ui, setter, &p.harmonic_volume);
+                slider(ui, setter, &p.partial_gain);
+                slider(ui, setter, &p.noise_volume);
+                slider(ui, setter, &p.noise_magnitude_scale);
+                slider(ui, setter, &p.smoothing_ms);
+            });
+
+            let ui = &mut columns[2];
+            section(ui, "Conductor", |ui| {
+                ui.horizontal(|ui| {
+                    let playing = p.play.value();
+                    let label = if playing { "Stop" } else { "Play" };
+                    if ui.add(egui::Button::new(RichText::new(label).strong()).selected(playing)).clicked() {
+                        set(setter, &p.play, !playing);
+                    }
+                    toggle(ui, setter, &p.loop_on);
+                    toggle(ui, setter, &p.host_sync);
+                });
+                slider(ui, setter, &p.start_frame);
+                slider(ui, setter, &p.frame_count);
+                slider(ui, setter, &p.playback_rate);
+                slider(ui, setter, &p.update_rate_hz);
+            });
+            section(ui, "Notes", |ui| {
+                slider(ui, setter, &p.voice_count);
+                slider(ui, setter, &p.velocity_sensitivity);
+                slider(ui, setter, &p.attack_ms);
+                slider(ui, setter, &p.decay_ms);
+                slider(ui, setter, &p.sustain);
+                slider(ui, setter, &p.release_ms);
+            });
+        });
+    }
+}
+
+impl NiceEguiApp for PlayerGui {
+    fn build(
+        &mut self,
+        _egui_ctx: egui::Context,
+        nice_gui_ctx: GuiContext,
+        _frame: &mut nice_plug_egui::Frame,
+    ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
+        self.context = Some(nice_gui_ctx);
+        Ok(())
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
+        let Some(context) = self.context.clone() else { return };
+        let setter = context.param_setter();
+        // Sounds the audio thread let go of are freed here, on the GUI thread.
+        self.exchange.free_retired();
+        let snapshot = self.spectrum.lock().unwrap_or_else(|p| p.into_inner()).read().clone();
+        let envelope = self.exchange.status().envelope;
+
+        egui::CentralPanel::default().show(ui, |ui| {
+            let width = ui.available_width();
+            ui.horizontal(|ui| {
+                ui.heading("DDSP Spectral Player");
+                ui.label(RichText::new("harmonics + noise after pitch, stretch and bounce").weak());
+            });
+            let spectrum_height = (ui.available_height() * 0.30).clamp(120.0, 320.0);
+            spectrum_ui(ui, &snapshot, Vec2::new(width, spectrum_height));
+            let window = (
+                self.params.start_frame.value().max(0) as usize,
+                self.params.frame_count.value().max(0) as usize,
+            );
+            contour_ui(ui, &envelope, &snapshot, window, Vec2::new(width, (spectrum_height * 0.4).max(60.0)));
+            ui.add_space(4.0);
+            egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+                self.controls(ui, &setter);
+            });
+        });
+
+        if let Some(browser) = &mut self.browser {
+            let mut open = true;
+            let mut action = BrowserAction::None;
+            egui::Window::new("Import CSV")
+                .collapsible(false)
+                .resizable(true)
+                .default_size(Vec2::new(520.0, 400.0))
+                .open(&mut open)
+                .show(ui.ctx(), |ui| action = browser.ui(ui));
+            match action {
+                BrowserAction::Open(path) => {
+                    spawn_import(path, self.exchange.clone());
+                    self.browser = None;
+                }
+                BrowserAction::Cancel => self.browser = None,
+                BrowserAction::None if !open => self.browser = None,
+                BrowserAction::None => {}
+            }
+        }
+    }
+
+    fn editor_closed(&mut self) {
+        self.browser = None;
+    }
+}

@@ -1,0 +1,302 @@
+//! The loaded sound: how it is saved with a project, and how a new one travels to the audio
+//! thread without the audio thread allocating or freeing.
+//!
+//! The project state keeps the file path and the CSV text itself (deflate-compressed, base64),
+//! so a project sounds the same on a machine that lacks the file (SPEC §5). Loading a state
+//! decodes the data on the host's main thread (hosts expect state loads to finish before they
+//! return) and hands the result to the audio thread through a lock-free queue; the sound it
+//! replaces comes back through a second queue and is freed here, off the audio thread.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use crossbeam::queue::ArrayQueue;
+use ddsp_shared::Envelope;
+use nice_plug::params::persist::PersistentField;
+use serde::{Deserialize, Serialize};
+
+/// The built-in sound a fresh instance plays (SPEC §5), made with `ddsp analyze`.
+pub const BUILTIN_CSV: &str = include_str!("../assets/default.csv");
+
+/// Name shown for the built-in sound.
+pub const BUILTIN_NAME: &str = "built-in sound";
+
+/// Largest CSV (uncompressed) a saved state may expand to; guards against a corrupt state
+/// blowing up memory.
+const MAX_INFLATED_BYTES: usize = 1 << 30;
+
+/// Sounds waiting for the audio thread. Two is enough: a newer import replaces a waiting one.
+const INCOMING_CAPACITY: usize = 2;
+
+/// Sounds the audio thread has let go of, waiting to be freed off the audio thread. The audio
+/// thread only swaps when this queue has room, so it never has to drop anything itself.
+const RETIRED_CAPACITY: usize = 8;
+
+/// What a project saves about the sound (the `sound` persisted field).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct StoredSound {
+    /// The file the sound was imported from; `None` for the built-in sound.
+    pub path: Option<String>,
+    /// The CSV text, deflate-compressed and base64-encoded; empty for the built-in sound.
+    pub csv_deflate_b64: String,
+}
+
+impl StoredSound {
+    /// A record holding `csv_text` read from `path`.
+    pub fn from_csv(path: Option<String>, csv_text: &str) -> Self {
+        let compressed = miniz_oxide::deflate::compress_to_vec(csv_text.as_bytes(), 6);
+        Self { path, csv_deflate_b64: base64::engine::general_purpose::STANDARD.encode(compressed) }
+    }
+
+    /// The CSV text this record carries (the built-in CSV when it carries none).
+    pub fn csv_text(&self) -> Result<String, String> {
+        if self.csv_deflate_b64.is_empty() {
+            return Ok(BUILTIN_CSV.to_owned());
+        }
+        let compressed = base64::engine::general_purpose::STANDARD
+            .decode(self.csv_deflate_b64.as_bytes())
+            .map_err(|e| format!("saved sound data is not valid base64: {e}"))?;
+        let bytes = miniz_oxide::inflate::decompress_to_vec_with_limit(&compressed, MAX_INFLATED_BYTES)
+            .map_err(|e| format!("saved sound data does not inflate: {e:?}"))?;
+        String::from_utf8(bytes).map_err(|e| format!("saved sound data is not UTF-8: {e}"))
+    }
+
+    /// The name the GUI shows: the file name, or "built-in sound".
+    pub fn display_name(&self) -> String {
+        match &self.path {
+            Some(path) => Path::new(path)
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.clone()),
+            None => BUILTIN_NAME.to_owned(),
+        }
+    }
+}
+
+/// One sound as the audio thread plays it.
+#[derive(Debug)]
+pub struct Sound {
+    /// The envelope, shared with the GUI's f0 contour (the GUI holds its own `Arc`, so the
+    /// audio thread is never the one that frees it).
+    pub envelope: Arc<Envelope>,
+}
+
+/// What the GUI shows about the sound. Touched by the GUI, the loader thread and the host's
+/// main thread only, never by the audio thread, so a mutex is fine here.
+#[derive(Debug, Clone)]
+pub struct SoundStatus {
+    /// The envelope most recently handed to the audio thread.
+    pub envelope: Arc<Envelope>,
+    /// File name or "built-in sound".
+    pub name: String,
+    /// The full path, when imported from a file.
+    pub path: Option<String>,
+    /// The saved path no longer exists: the sound plays from the data stored in the project.
+    pub file_missing: bool,
+    /// The last import or state load that failed (file, line, reason); the sound above keeps
+    /// playing.
+    pub last_error: Option<String>,
+    /// An import is being parsed in the background.
+    pub loading: bool,
+    /// Counts sounds handed over, so the GUI can tell that the sound changed.
+    pub generation: u64,
+}
+
+/// The meeting point of GUI, loader, host state and audio thread for sound data.
+#[derive(Debug)]
+pub struct SoundExchange {
+    incoming: ArrayQueue<Box<Sound>>,
+    retired: ArrayQueue<Box<Sound>>,
+    stored: Mutex<StoredSound>,
+    status: Mutex<SoundStatus>,
+}
+
+impl SoundExchange {
+    /// An exchange whose current sound is the built-in one, already queued for the audio thread.
+    pub fn with_builtin_sound() -> Arc<Self> {
+        let envelope = Arc::new(parse_csv(BUILTIN_CSV).expect("the built-in CSV parses"));
+        let exchange = Arc::new(Self {
+            incoming: ArrayQueue::new(INCOMING_CAPACITY),
+            retired: ArrayQueue::new(RETIRED_CAPACITY),
+            stored: Mutex::new(StoredSound::default()),
+            status: Mutex::new(SoundStatus {
+                envelope: envelope.clone(),
+                name: BUILTIN_NAME.to_owned(),
+                path: None,
+                file_missing: false,
+                last_error: None,
+                loading: false,
+                generation: 0,
+            }),
+        });
+        exchange.push_incoming(Box::new(Sound { envelope }));
+        exchange
+    }
+
+    /// Hands a parsed sound to the audio thread and records it for the next state save.
+    /// Called off the audio thread (loader thread, host main thread).
+    pub fn submit(&self, envelope: Envelope, stored: StoredSound) {
+        let envelope = Arc::new(envelope);
+        let file_missing = stored.path.as_deref().is_some_and(|p| !Path::new(p).exists());
+        {
+            let mut status = lock(&self.status);
+            status.envelope = envelope.clone();
+            status.name = stored.display_name();
+            status.path = stored.path.clone();
+            status.file_missing = file_missing;
+            status.last_error = None;
+            status.loading = false;
+            status.generation += 1;
+        }
+        *lock(&self.stored) = stored;
+        self.push_incoming(Box::new(Sound { envelope }));
+        self.free_retired();
+    }
+
+    /// Reports a failed import; the current sound keeps playing.
+    pub fn report_error(&self, message: String) {
+        let mut status = lock(&self.status);
+        status.last_error = Some(message);
+        status.loading = false;
+    }
+
+    /// Marks an import as running (for the GUI's spinner).
+    pub fn set_loading(&self) {
+        lock(&self.status).loading = true;
+    }
+
+    /// A copy of what the GUI shows.
+    pub fn status(&self) -> SoundStatus {
+        lock(&self.status).clone()
+    }
+
+    /// A copy of what the next state save will write.
+    pub fn stored(&self) -> StoredSound {
+        lock(&self.stored).clone()
+    }
+
+    /// Frees the sounds the audio thread has let go of. Call from any thread but the audio one.
+    pub fn free_retired(&self) {
+        while self.retired.pop().is_some() {}
+    }
+
+    fn push_incoming(&self, sound: Box<Sound>) {
+        // A newer sound replaces any the audio thread has not picked up yet (dropped here, off
+        // the audio thread): only the latest import or state load matters.
+        while self.incoming.pop().is_some() {}
+        let mut sound = sound;
+        while let Err(rejected) = self.incoming.push(sound) {
+            drop(self.incoming.pop());
+            sound = rejected;
+        }
+    }
+
+    /// Audio thread: the next sound to play, if one is waiting and there is room to hand the
+    /// current one back. Never allocates or frees.
+    pub fn take_incoming(&self) -> Option<Box<Sound>> {
+        if self.retired.is_full() {
+            return None;
+        }
+        self.incoming.pop()
+    }
+
+    /// Audio thread: gives back a sound that is no longer played, to be freed elsewhere.
+    /// [`take_incoming`](Self::take_incoming) made sure there is room.
+    pub fn retire(&self, sound: Box<Sound>) {
+        if let Err(sound) = self.retired.push(sound) {
+            // Unreachable while only the audio thread pushes and checked for room first; if it
+            // ever happens, leaking beats freeing on the audio thread.
+            std::mem::forget(sound);
+        }
+    }
+}
+
+/// Parses unified CSV text into a validated envelope with at least one frame.
+pub fn parse_csv(text: &str) -> Result<Envelope, String> {
+    let envelope = ddsp_shared::unified_csv::parse_str(text).map_err(|e| e.to_string())?;
+    if envelope.frame_count() == 0 {
+        return Err("the CSV has no frames".to_owned());
+    }
+    envelope.validate()?;
+    Ok(envelope)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain data behind; keep using it.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The persisted `sound` field: serialising reads the stored record; deserialising (a host
+/// loading a project) decodes the saved CSV and hands it to the audio thread.
+#[derive(Debug, Clone)]
+pub struct SoundSlot(pub Arc<SoundExchange>);
+
+impl<'a> PersistentField<'a, StoredSound> for SoundSlot {
+    fn set(&self, new_value: StoredSound) {
+        let result = new_value.csv_text().and_then(|text| parse_csv(&text));
+        match result {
+            Ok(envelope) => self.0.submit(envelope, new_value),
+            Err(message) => self.0.report_error(format!(
+                "could not restore the sound saved in the project ({}): {message}",
+                new_value.display_name()
+            )),
+        }
+    }
+
+    fn map<F, R>(&self, f: F) -> R
+    where
+        F: Fn(&StoredSound) -> R,
+    {
+        f(&lock(&self.0.stored))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_sound_round_trips_csv_text() {
+        let text = BUILTIN_CSV;
+        let stored = StoredSound::from_csv(Some("/x/y.csv".into()), text);
+        assert!(stored.csv_deflate_b64.len() < text.len(), "compression should shrink CSV text");
+        assert_eq!(stored.csv_text().unwrap(), text);
+        assert_eq!(stored.display_name(), "y.csv");
+    }
+
+    #[test]
+    fn restoring_a_state_with_a_missing_file_plays_the_stored_data_and_says_so() {
+        let exchange = SoundExchange::with_builtin_sound();
+        let slot = SoundSlot(exchange.clone());
+        let stored = StoredSound::from_csv(Some("/nonexistent/dir/violin.csv".into()), BUILTIN_CSV);
+        slot.set(stored.clone());
+        let status = exchange.status();
+        assert!(status.file_missing);
+        assert_eq!(status.name, "violin.csv");
+        assert_eq!(status.generation, 1);
+        assert_eq!(exchange.stored(), stored);
+    }
+
+    #[test]
+    fn a_corrupt_state_keeps_the_current_sound_and_reports() {
+        let exchange = SoundExchange::with_builtin_sound();
+        let slot = SoundSlot(exchange.clone());
+        slot.set(StoredSound { path: Some("a.csv".into()), csv_deflate_b64: "!!!".into() });
+        let status = exchange.status();
+        assert_eq!(status.generation, 0);
+        assert!(status.last_error.unwrap().contains("base64"));
+    }
+
+    #[test]
+    fn the_audio_side_never_has_to_drop_a_sound() {
+        let exchange = SoundExchange::with_builtin_sound();
+        let first = exchange.take_incoming().expect("built-in sound queued");
+        for _ in 0..RETIRED_CAPACITY {
+            exchange.retire(Box::new(Sound { envelope: first.envelope.clone() }));
+        }
+        exchange.submit(parse_csv(BUILTIN_CSV).unwrap(), StoredSound::default());
+        // submit() freed the retired queue, so the new sound can be taken.
+        assert!(exchange.take_incoming().is_some());
+    }
+}

@@ -1,0 +1,292 @@
+//! Voice slots and allocation: MIDI notes and the free-running Play voice, each a renderer
+//! with its own ADSR, velocity and transposition.
+//!
+//! The slots are a fixed array prepared in `activate`, so allocating a voice in `process` only
+//! flips state. Slot [`FREE_RUN_SLOT`] belongs to the Play/Stop parameter; the others serve MIDI
+//! notes, up to the "Voices" parameter at once, stealing the oldest beyond that.
+
+use ddsp_shared::render::{RenderParams, Renderer};
+use ddsp_shared::Envelope;
+
+use crate::adsr::{Adsr, AdsrSettings};
+use crate::params::MAX_VOICES;
+
+/// Index of the slot the Play/Stop parameter drives (after the MIDI slots).
+pub const FREE_RUN_SLOT: usize = MAX_VOICES;
+
+/// All slots: the MIDI voices plus the free-running one.
+pub const SLOT_COUNT: usize = MAX_VOICES + 1;
+
+/// Who started a voice, or which voices a note-off means. `None` is a wildcard (a host's
+/// "all notes on this channel", say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoteKey {
+    pub channel: Option<u8>,
+    pub note: Option<u8>,
+    /// The host's note id (CLAP), when it sends one.
+    pub voice_id: Option<i32>,
+}
+
+impl NoteKey {
+    /// Whether a note-off for `self` releases the voice started by `owner`.
+    fn releases(&self, owner: &NoteKey) -> bool {
+        if let (Some(a), Some(b)) = (self.voice_id, owner.voice_id) {
+            return a == b;
+        }
+        let matches = |a: Option<u8>, b: Option<u8>| a.is_none() || b.is_none() || a == b;
+        matches(self.channel, owner.channel) && matches(self.note, owner.note)
+    }
+}
+
+/// The key a note-on with a wildcard key plays.
+const DEFAULT_NOTE: u8 = 60;
+
+/// One voice slot. The renderer lives here for the plugin's lifetime; `key` says whether a
+/// note owns it.
+#[derive(Debug)]
+pub struct VoiceSlot {
+    pub renderer: Renderer,
+    pub adsr: Adsr,
+    /// The note that owns the slot (`None` for a free slot or the free-running voice).
+    pub key: Option<NoteKey>,
+    /// Start order, to find the oldest voice to steal.
+    pub age: u64,
+    /// Level from velocity and velocity sensitivity, 0..1.
+    pub velocity_gain: f32,
+    /// Steps from the root note (before pitch bend), in the key mode's unit.
+    pub offset_steps: f32,
+}
+
+impl VoiceSlot {
+    fn new() -> Self {
+        Self {
+            renderer: Renderer::new(),
+            adsr: Adsr::default(),
+            key: None,
+            age: 0,
+            velocity_gain: 1.0,
+            offset_steps: 0.0,
+        }
+    }
+
+    /// The slot is sounding (held or releasing).
+    pub fn is_active(&self) -> bool {
+        !self.adsr.is_idle()
+    }
+}
+
+/// What a note needs to know about the note parameters when it starts or bends.
+#[derive(Debug, Clone, Copy)]
+pub struct NoteSettings {
+    pub root_note: i32,
+    /// Equal divisions of the octave one key step means (the TET size, or 12 for semitones).
+    pub divisions_per_octave: f32,
+    pub velocity_sensitivity: f32,
+    pub voice_count: usize,
+}
+
+/// Ratio of `steps` in an octave divided into `divisions` equal steps.
+pub fn steps_to_ratio(steps: f32, divisions: f32) -> f32 {
+    (steps / divisions.max(1.0)).exp2()
+}
+
+/// Level for a MIDI velocity (0..1): `sensitivity` 0 ignores velocity, 1 follows it fully.
+pub fn velocity_gain(velocity: f32, sensitivity: f32) -> f32 {
+    let sensitivity = sensitivity.clamp(0.0, 1.0);
+    1.0 - sensitivity + sensitivity * velocity.clamp(0.0, 1.0)
+}
+
+/// The fixed set of voice slots.
+#[derive(Debug)]
+pub struct VoiceBank {
+    pub slots: Vec<VoiceSlot>,
+    next_age: u64,
+    /// Current pitch bend in key steps (bend × range), applied to every sounding voice.
+    pub bend_steps: f32,
+}
+
+impl Default for VoiceBank {
+    fn default() -> Self {
+        Self { slots: (0..SLOT_COUNT).map(|_| VoiceSlot::new()).collect(), next_age: 0, bend_steps: 0.0 }
+    }
+}
+
+impl VoiceBank {
+    /// Sizes every renderer for the host's sample rate and largest block. Allocates: call from
+    /// `activate` only.
+    pub fn prepare(&mut self, sample_rate_hz: f32, max_block: usize) {
+        for slot in &mut self.slots {
+            slot.renderer.prepare(sample_rate_hz, max_block);
+            slot.adsr.kill();
+            slot.key = None;
+        }
+        self.bend_steps = 0.0;
+    }
+
+    /// Silences everything (host reset).
+    pub fn reset(&mut self) {
+        for slot in &mut self.slots {
+            slot.adsr.kill();
+            slot.key = None;
+            slot.renderer.restart();
+        }
+        self.bend_steps = 0.0;
+    }
+
+    /// Starts a note: takes a free MIDI slot, or steals the oldest sounding one when
+    /// `voice_count` voices already sound. Returns the slot index.
+    pub fn note_on(&mut self, key: NoteKey, velocity: f32, settings: &NoteSettings) -> usize {
+        let midi_slots = &self.slots[..MAX_VOICES];
+        let sounding = midi_slots.iter().filter(|s| s.is_active()).count();
+        let voice_count = settings.voice_count.clamp(1, MAX_VOICES);
+        let index = if sounding >= voice_count {
+            oldest(midi_slots.iter().enumerate().filter(|(_, s)| s.is_active()))
+        } else {
+            midi_slots.iter().position(|s| !s.is_active()).unwrap_or(0)
+        };
+        self.next_age += 1;
+        let slot = &mut self.slots[index];
+        slot.key = Some(key);
+        slot.age = self.next_age;
+        slot.velocity_gain = velocity_gain(velocity, settings.velocity_sensitivity);
+        slot.offset_steps = key.note.unwrap_or(DEFAULT_NOTE) as f32 - settings.root_note as f32;
+        slot.adsr.kill();
+        slot.adsr.gate_on();
+        slot.renderer.restart();
+        slot.renderer
+            .set_transpose_ratio(steps_to_ratio(slot.offset_steps + self.bend_steps, settings.divisions_per_octave));
+        index
+    }
+
+    /// Releases the voice(s) playing `key` (matched by note id when the host gives one).
+    pub fn note_off(&mut self, key: NoteKey, adsr: &AdsrSettings, sample_rate_hz: f32) {
+        for slot in &mut self.slots[..MAX_VOICES] {
+            let Some(owner) = slot.key else { continue };
+            if key.releases(&owner) && slot.adsr.is_held() {
+                slot.adsr.gate_off(adsr, sample_rate_hz);
+            }
+        }
+    }
+
+    /// Starts the free-running voice at the root pitch.
+    pub fn start_free_run(&mut self, settings: &NoteSettings) {
+        let slot = &mut self.slots[FREE_RUN_SLOT];
+        slot.velocity_gain = 1.0;
+        slot.offset_steps = 0.0;
+        slot.adsr.kill();
+        slot.adsr.gate_on();
+        slot.renderer.restart();
+        slot.renderer.set_transpose_ratio(steps_to_ratio(self.bend_steps, settings.divisions_per_octave));
+    }
+
+    /// Moves the free-running voice to `offset_s` envelope seconds into the playback window
+    /// (host sync). Does nothing while it is silent.
+    pub fn seek_free_run(&mut self, offset_s: f64) {
+        let slot = &mut self.slots[FREE_RUN_SLOT];
+        if slot.is_active() {
+            slot.renderer.seek_window_s(offset_s);
+        }
+    }
+
+    /// Releases the free-running voice.
+    pub fn stop_free_run(&mut self, adsr: &AdsrSettings, sample_rate_hz: f32) {
+        self.slots[FREE_RUN_SLOT].adsr.gate_off(adsr, sample_rate_hz);
+    }
+
+    /// Applies the current bend (and a possibly changed TET size or root) to every voice.
+    pub fn retune(&mut self, settings: &NoteSettings) {
+        for slot in self.slots.iter_mut().filter(|s| s.is_active()) {
+            slot.renderer
+                .set_transpose_ratio(steps_to_ratio(slot.offset_steps + self.bend_steps, settings.divisions_per_octave));
+        }
+    }
+
+    /// Renders every sounding voice into `mix` (added), using `scratch` as the per-voice buffer.
+    /// Frees no slot memory: a voice whose release ended just goes idle.
+    pub fn render_add(
+        &mut self,
+        envelope: &Envelope,
+        params: &RenderParams,
+        adsr: &AdsrSettings,
+        sample_rate_hz: f32,
+        scratch: &mut [f32],
+        mix: &mut [f32],
+    ) {
+        for slot in self.slots.iter_mut().filter(|s| s.is_active()) {
+            let out = &mut scratch[..mix.len()];
+            slot.renderer.process(envelope, params, out);
+            slot.adsr.apply(adsr, sample_rate_hz, out);
+            let gain = slot.velocity_gain;
+            for (m, v) in mix.iter_mut().zip(out.iter()) {
+                *m += v * gain;
+            }
+            // A non-looping voice that played its window to the end is done.
+            if slot.renderer.is_finished() {
+                slot.adsr.kill();
+            }
+            if slot.adsr.is_idle() {
+                slot.key = None;
+            }
+        }
+    }
+
+    /// The most recently started sounding voice, for the GUI's spectral view.
+    pub fn newest_active(&self) -> Option<&VoiceSlot> {
+        self.slots.iter().filter(|s| s.is_active()).max_by_key(|s| s.age)
+    }
+
+    /// Number of sounding voices.
+    pub fn active_count(&self) -> usize {
+        self.slots.iter().filter(|s| s.is_active()).count()
+    }
+}
+
+/// Index of the slot with the smallest age.
+fn oldest<'a>(slots: impl Iterator<Item = (usize, &'a VoiceSlot)>) -> usize {
+    slots.min_by_key(|(_, s)| s.age).map(|(i, _)| i).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SETTINGS: NoteSettings =
+        NoteSettings { root_note: 60, divisions_per_octave: 12.0, velocity_sensitivity: 1.0, voice_count: 3 };
+
+    fn key(note: u8) -> NoteKey {
+        NoteKey { channel: Some(0), note: Some(note), voice_id: None }
+    }
+
+    #[test]
+    fn the_fourth_note_steals_the_oldest_of_three() {
+        let mut bank = VoiceBank::default();
+        let a = bank.note_on(key(60), 1.0, &SETTINGS);
+        let b = bank.note_on(key(62), 1.0, &SETTINGS);
+        let c = bank.note_on(key(64), 1.0, &SETTINGS);
+        assert_eq!(bank.active_count(), 3);
+        let d = bank.note_on(key(65), 1.0, &SETTINGS);
+        assert_eq!(d, a, "oldest voice stolen");
+        assert_ne!(b, c);
+        assert_eq!(bank.active_count(), 3);
+        assert_eq!(bank.slots[d].key.unwrap().note, Some(65));
+    }
+
+    #[test]
+    fn note_off_releases_only_the_matching_note() {
+        let mut bank = VoiceBank::default();
+        let adsr = AdsrSettings { attack_ms: 1.0, decay_ms: 1.0, sustain: 1.0, release_ms: 10.0 };
+        let a = bank.note_on(key(60), 1.0, &SETTINGS);
+        let b = bank.note_on(key(67), 1.0, &SETTINGS);
+        bank.note_off(key(67), &adsr, 48_000.0);
+        assert!(bank.slots[a].adsr.is_held());
+        assert!(!bank.slots[b].adsr.is_held() && bank.slots[b].is_active());
+    }
+
+    #[test]
+    fn a_fifth_above_the_root_is_seven_semitones() {
+        assert!((steps_to_ratio(7.0, 12.0) - 1.498_307).abs() < 1e-5);
+        assert!((steps_to_ratio(24.0, 24.0) - 2.0).abs() < 1e-6);
+        assert_eq!(velocity_gain(0.25, 0.0), 1.0);
+        assert_eq!(velocity_gain(0.25, 1.0), 0.25);
+    }
+}

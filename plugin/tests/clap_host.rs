@@ -1,0 +1,211 @@
+//! The built plugin, loaded through its CLAP entry point like a DAW loads it: parameters,
+//! pitch, stretch, automation, release and pitch bend, measured on the audio it renders.
+
+mod common;
+
+use common::*;
+
+/// Every parameter id the plugin must expose: the save format, never to be renamed.
+const PARAM_IDS: [&str; 33] = [
+    "tet", "pitch", "stretch", "anchmode", "anchhz", "bounce", "bncmin", "bncmax", "bnchz", "bncjit", "bncdur",
+    "harmvol", "partgain", "noisevol", "noisemag", "smooth", "gain", "start", "frames", "loop", "rate", "updhz",
+    "play", "sync", "root", "keymode", "velsens", "attack", "decay", "sustain", "release", "bendrng", "voices",
+];
+
+const F0_HZ: f32 = 200.0;
+/// Harmonics 1..3 of the test tone; the fundamental is the strongest.
+const AMPS: [f32; 3] = [0.5, 0.15, 0.1];
+
+/// An activated instance playing the steady 200 Hz test tone (imported through the state, the
+/// way a saved "Import CSV…" comes back), with `setup` parameter changes applied first.
+fn instance_with_tone(setup: &[(&str, &str)]) -> Instance {
+    let instance = Instance::new();
+    let csv = steady_tone_csv(F0_HZ, &AMPS, 300);
+    let state = state_with_csv(&instance.save_state(), "/tmp/test-tone.csv", &csv);
+    instance.load_state(&state);
+    let events: Vec<Event> =
+        setup.iter().map(|(id, text)| param(0, param_hash(id), instance.text_to_value(id, text))).collect();
+    instance.flush(&events);
+    let mut instance = instance;
+    instance.activate();
+    instance
+}
+
+/// Seconds to samples at the test rate.
+fn samples(seconds: f64) -> usize {
+    (seconds * SAMPLE_RATE_HZ) as usize
+}
+
+#[test]
+fn the_host_sees_every_parameter_automatable_under_its_permanent_id() {
+    let instance = Instance::new();
+    let params = instance.params();
+    assert_eq!(params.len(), PARAM_IDS.len(), "parameter count: {:?}", params.iter().map(|p| &p.name).collect::<Vec<_>>());
+    for id in PARAM_IDS {
+        let info = params
+            .iter()
+            .find(|p| p.id == param_hash(id))
+            .unwrap_or_else(|| panic!("no parameter with id {id:?}"));
+        assert!(info.automatable, "{id} must be automatable");
+        assert!(info.min <= info.default && info.default <= info.max, "{id} default inside its range");
+    }
+    // A plain value round-trips through the host's text entry.
+    let stretch = instance.text_to_value("stretch", "1");
+    assert!((stretch - instance.get_value("stretch")).abs() < 1e-6, "stretch 1 is the default");
+}
+
+#[test]
+fn a_fresh_instance_plays_its_built_in_sound() {
+    let mut instance = Instance::new();
+    instance.activate();
+    let out = instance.render(samples(0.5), 512, &[(0, note_on(0, 60, 1.0))]);
+    let tail = &out[out.len() - 8192..];
+    assert!(peak_abs(tail) > 0.01, "the built-in sound is audible: {}", peak_abs(tail));
+}
+
+#[test]
+fn the_root_note_plays_the_data_pitch_and_a_fifth_above_is_three_halves() {
+    let mut root = instance_with_tone(&[]);
+    let out = root.render(samples(0.5), 512, &[(0, note_on(0, 60, 1.0))]);
+    let root_hz = peak_hz(&out[out.len() - 16384..]);
+    assert!((root_hz - F0_HZ as f64).abs() < 0.5, "root note at {root_hz} Hz, expected {F0_HZ}");
+
+    let mut fifth = instance_with_tone(&[]);
+    let out = fifth.render(samples(0.5), 512, &[(0, note_on(0, 67, 1.0))]);
+    let fifth_hz = peak_hz(&out[out.len() - 16384..]);
+    let ratio = fifth_hz / root_hz;
+    assert!((ratio - 2f64.powf(7.0 / 12.0)).abs() < 0.002, "fifth / root = {ratio}");
+}
+
+#[test]
+fn in_24_tet_key_mode_one_key_is_a_quarter_tone() {
+    let mut instance = instance_with_tone(&[("tet", "24")]);
+    let out = instance.render(samples(0.5), 512, &[(0, note_on(0, 62, 1.0))]);
+    let hz = peak_hz(&out[out.len() - 16384..]);
+    let expected = F0_HZ as f64 * 2f64.powf(2.0 / 24.0);
+    assert!((hz - expected).abs() < 0.6, "two quarter tones up: {hz} Hz, expected {expected}");
+}
+
+#[test]
+fn pitch_bend_moves_every_sounding_voice_by_the_bend_range() {
+    let mut instance = instance_with_tone(&[("bendrng", "2")]);
+    let events = [(0, note_on(0, 60, 1.0)), (samples(0.1), pitch_bend(0, 16383))];
+    let out = instance.render(samples(0.6), 512, &events);
+    let hz = peak_hz(&out[out.len() - 16384..]);
+    let expected = F0_HZ as f64 * 2f64.powf(2.0 * (16383.0 / 8192.0 - 1.0) / 12.0);
+    assert!((hz - expected).abs() < 0.6, "bent to {hz} Hz, expected {expected}");
+}
+
+#[test]
+fn stretch_automation_moves_the_partials_within_the_block_it_arrives_in() {
+    // Fast smoothing so the new stretch settles inside the block under test.
+    let setup = [("smooth", "1")];
+    let mut automated = instance_with_tone(&setup);
+    let mut reference = instance_with_tone(&setup);
+    let start = [(0, note_on(0, 60, 1.0))];
+    let lead_in = samples(0.3);
+    assert_eq!(automated.render(lead_in, 512, &start), reference.render(lead_in, 512, &start));
+
+    // One 4096-sample block; stretch goes to 2 at sample 1024 of it.
+    let stretch_2 = automated.text_to_value("stretch", "2");
+    let event_at = 1024;
+    let with_event = automated.process(4096, &[param(event_at, param_hash("stretch"), stretch_2)]);
+    let without = reference.process(4096, &[]);
+    assert_eq!(with_event[..event_at as usize], without[..event_at as usize], "nothing changes before the event");
+    assert_ne!(with_event[event_at as usize..], without[event_at as usize..], "the sound changes after it");
+
+    // With stretch 2 around f0, harmonic 3 (600 Hz) moves to 200 * 3^2 = 1800 Hz.
+    let tail_stretched = &with_event[2048..];
+    let tail_plain = &without[2048..];
+    assert!(level_at(tail_plain, 600.0) > 10.0 * level_at(tail_plain, 1800.0), "unstretched: energy at 600 Hz");
+    assert!(
+        level_at(tail_stretched, 1800.0) > 10.0 * level_at(tail_stretched, 600.0),
+        "stretched: energy moved to 1800 Hz ({} vs {})",
+        level_at(tail_stretched, 1800.0),
+        level_at(tail_stretched, 600.0)
+    );
+}
+
+#[test]
+fn bounce_makes_the_stretch_swing_over_time() {
+    let mut instance =
+        instance_with_tone(&[("bounce", "on"), ("bncmin", "1"), ("bncmax", "2"), ("bnchz", "2"), ("smooth", "1")]);
+    let out = instance.render(samples(1.0), 512, &[(0, note_on(0, 60, 1.0))]);
+    // Harmonic 2 swings between 400 Hz (stretch 1) and 800 Hz (stretch 2): short-time peaks of
+    // the band above the fundamental must cover most of that span.
+    let mut second_partial_hz = Vec::new();
+    for window in out[samples(0.05)..].chunks_exact(2048) {
+        let mags = spectrum(window);
+        let bin_hz = SAMPLE_RATE_HZ / 2048.0;
+        let (lo, hi) = ((300.0 / bin_hz) as usize, (900.0 / bin_hz) as usize);
+        let k = (lo..hi).max_by(|&a, &b| mags[a].total_cmp(&mags[b])).unwrap();
+        second_partial_hz.push(k as f64 * bin_hz);
+    }
+    let lowest = second_partial_hz.iter().copied().fold(f64::MAX, f64::min);
+    let highest = second_partial_hz.iter().copied().fold(0.0, f64::max);
+    assert!(lowest < 500.0 && highest > 700.0, "harmonic 2 ranged {lowest}..{highest} Hz");
+}
+
+#[test]
+fn a_released_note_falls_silent_after_the_release_time() {
+    let mut instance = instance_with_tone(&[("release", "100")]);
+    let events = [(0, note_on(0, 60, 1.0)), (samples(0.3), note_off(0, 60))];
+    let out = instance.render(samples(0.6), 256, &events);
+    assert!(peak_abs(&out[samples(0.2)..samples(0.3)]) > 0.1, "the note sounds before release");
+    assert!(peak_abs(&out[samples(0.3)..samples(0.32)]) > 0.01, "the release fades, it does not cut");
+    assert_eq!(peak_abs(&out[samples(0.41)..]), 0.0, "silent once the 100 ms release is over");
+}
+
+#[test]
+fn block_size_does_not_change_the_sound() {
+    let events = [(0, note_on(0, 60, 0.8)), (samples(0.1), note_on(0, 64, 0.5)), (samples(0.2), note_off(0, 60))];
+    let mut small = instance_with_tone(&[("stretch", "1.5")]);
+    let mut large = instance_with_tone(&[("stretch", "1.5")]);
+    let a = small.render(samples(0.3), 64, &events);
+    let b = large.render(samples(0.3), 4096, &events);
+    let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+    assert!(worst < 1e-5, "64- and 4096-sample blocks differ by {worst}");
+}
+
+/// With host sync on, the Play voice follows the song position: a CSV whose first half sounds
+/// at 200 Hz and second half at 300 Hz plays 300 Hz when the host plays from 0.7 s, 200 Hz from
+/// 0.1 s, and moves when the host jumps.
+#[test]
+fn host_sync_follows_the_song_position_and_its_jumps() {
+    let mut csv = String::from(
+        "# frame_rate=100,sample_rate=48000\nframe_index,f0_hz,component_type,component_index,frequency,value\n",
+    );
+    for i in 0..100 {
+        let f0 = if i < 50 { 200.0 } else { 300.0 };
+        csv.push_str(&format!("{i},{f0},harmonic,0,{f0},0.5\n{i},{f0},noise_band,0,0,0\n"));
+    }
+    let block = 512usize;
+    let play_from = |instance: &mut Instance, pos_s: f64, seconds: f64| -> Vec<f32> {
+        let blocks = samples(seconds) / block;
+        let mut out = Vec::new();
+        for b in 0..blocks {
+            instance.transport = Some(playing_transport(pos_s + (b * block) as f64 / SAMPLE_RATE_HZ));
+            out.extend(instance.process(block as u32, &[]));
+        }
+        out
+    };
+    let instance = Instance::new();
+    let state = state_with_csv(&instance.save_state(), "/tmp/two-halves.csv", &csv);
+    instance.load_state(&state);
+    instance.flush(&[param(0, param_hash("sync"), 1.0), param(0, param_hash("loop"), 1.0)]);
+    let mut instance = instance;
+    instance.activate();
+
+    // Transport starts at 0.7 s: second half.
+    let late = play_from(&mut instance, 0.7, 0.15);
+    let hz = peak_hz(&late[samples(0.05)..]);
+    assert!((hz - 300.0).abs() < 5.0, "playing from 0.7 s should sound 300 Hz, got {hz}");
+    // The host locates back to 0.1 s while playing: first half.
+    let early = play_from(&mut instance, 0.1, 0.15);
+    let hz = peak_hz(&early[samples(0.05)..]);
+    assert!((hz - 200.0).abs() < 5.0, "after the jump to 0.1 s it should sound 200 Hz, got {hz}");
+    // And running on from there it reaches the second half at its time (0.5 s).
+    let on = play_from(&mut instance, 0.25, 0.45);
+    let hz = peak_hz(&on[samples(0.33)..]);
+    assert!((hz - 300.0).abs() < 5.0, "running on past 0.5 s it should sound 300 Hz, got {hz}");
+}
