@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use anyhow::Result;
 use ddsp_trainer::envelope_archive::EnvelopeArchive;
 use ddsp_trainer::tools::combine::{combine, Chunk};
-use ddsp_trainer::tools::downsample::{downsample, DownsampleOptions};
+use ddsp_trainer::tools::downsample::downsample;
+
+use super::thinning::ThinningArgs;
 use ddsp_trainer::tools::io::{
     describe, format_of, items_bar, refuse_to_overwrite_inputs, write_envelope, Format,
 };
@@ -31,15 +33,8 @@ pub struct Args {
     /// The unified CSV to write.
     #[arg(short, long, value_name = "OUT.csv")]
     pub output: PathBuf,
-    /// Keep every N-th frame (frame indices keep their times).
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
-    pub frame_step: u64,
-    /// Keep only the lowest N harmonics.
-    #[arg(long, value_name = "N")]
-    pub max_harmonics: Option<usize>,
-    /// Keep only the lowest N noise bands.
-    #[arg(long, value_name = "N")]
-    pub max_noise_bands: Option<usize>,
+    #[command(flatten)]
+    pub thinning: ThinningArgs,
     /// One frame per audio sample (frame_rate = sample_rate), as the original could write.
     #[arg(long)]
     pub full_resolution: bool,
@@ -55,11 +50,7 @@ pub fn run(args: Args) -> Result<()> {
     refuse_to_overwrite_inputs(&args.chunks, &args.output)?;
     let mut paths = args.chunks.clone();
     sort_paths_naturally(&mut paths);
-    let options = DownsampleOptions {
-        frame_step: args.frame_step as usize,
-        max_harmonics: args.max_harmonics,
-        max_noise_bands: args.max_noise_bands,
-    };
+    let options = args.thinning.to_options();
     let bar = items_bar(paths.len(), 4, "reading chunks");
     let mut chunks = Vec::with_capacity(paths.len());
     for path in &paths {

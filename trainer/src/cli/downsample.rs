@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
-use ddsp_trainer::tools::downsample::{downsample, DownsampleOptions};
+use ddsp_trainer::tools::downsample::downsample;
+
+use super::thinning::ThinningArgs;
 use ddsp_trainer::tools::io::{
     describe, read_envelope, refuse_to_overwrite_inputs, write_envelope,
 };
@@ -24,28 +26,17 @@ pub struct Args {
     /// Where to write the result (.csv, or .npz for an archive).
     #[arg(short, long, value_name = "OUT.csv")]
     pub output: PathBuf,
-    /// Keep every N-th frame.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
-    pub frame_step: u64,
-    /// Keep only the lowest N harmonics.
-    #[arg(long, value_name = "N")]
-    pub max_harmonics: Option<usize>,
-    /// Keep only the lowest N noise bands.
-    #[arg(long, value_name = "N")]
-    pub max_noise_bands: Option<usize>,
+    #[command(flatten)]
+    pub thinning: ThinningArgs,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    if args.frame_step == 1 && args.max_harmonics.is_none() && args.max_noise_bands.is_none() {
+    if args.thinning.keeps_everything() {
         bail!("nothing to do: give --frame-step, --max-harmonics or --max-noise-bands");
     }
     refuse_to_overwrite_inputs(&[&args.input], &args.output)?;
     let envelope = read_envelope(&args.input)?;
-    let options = DownsampleOptions {
-        frame_step: args.frame_step as usize,
-        max_harmonics: args.max_harmonics,
-        max_noise_bands: args.max_noise_bands,
-    };
+    let options = args.thinning.to_options();
     let out = downsample(&envelope, &options);
     write_envelope(&out, &args.output)?;
     println!("wrote {}: {}", args.output.display(), describe(&out));

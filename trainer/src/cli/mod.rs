@@ -9,6 +9,7 @@ pub mod enrich;
 pub mod map;
 pub mod modify;
 pub mod render;
+pub mod thinning;
 #[cfg(feature = "train")] pub mod export;
 #[cfg(feature = "train")] pub mod train;
 #[cfg(feature = "train")] pub mod transfer;
