@@ -24,7 +24,7 @@ impl ThinningArgs {
     }
 
     /// The same choice as options for `tools::downsample`.
-    pub fn to_options(&self) -> DownsampleOptions {
+    pub fn to_options(self) -> DownsampleOptions {
         DownsampleOptions {
             frame_step: self.frame_step as usize,
             max_harmonics: self.max_harmonics,
