@@ -35,7 +35,7 @@ mod noise_synth;
 mod oscillator_bank;
 mod params;
 mod pitch;
-mod random;
+pub mod random;
 mod smoothing;
 mod stretch;
 

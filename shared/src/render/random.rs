@@ -1,5 +1,6 @@
-//! A tiny seeded generator (SplitMix64) for the noise and the bounce jitter: the same seed
-//! gives the same render on every run and every machine, and it cannot allocate.
+//! A tiny seeded generator (SplitMix64) for the noise and the bounce jitter, and for the
+//! trainer's synthesiser noise and data order: the same seed gives the same render (and the
+//! same training run) on every run and every machine, and it cannot allocate.
 
 /// SplitMix64 state.
 #[derive(Clone, Copy, Debug)]

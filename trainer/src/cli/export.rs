@@ -5,33 +5,30 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+use super::thinning::ThinningArgs;
+
+use ddsp_trainer::train::config::{HARMONIC_COUNT, NOISE_BAND_COUNT};
 use ddsp_trainer::train::export::{export_run, CsvOptions, ExportOptions};
 use ddsp_trainer::train::training::RunPaths;
 
-/// The unified CSV options of the original exporter (`3-envelopes2csv.py`).
-#[derive(clap::Args, Debug, Clone)]
+/// The unified CSV options of the original exporter (`3-envelopes2csv.py`): the thinning
+/// options every envelope tool shares, plus `--full-resolution`.
+#[derive(clap::Args, Debug, Clone, Copy)]
 pub struct CsvArgs {
-    /// Keep every n-th frame in the CSVs.
-    #[arg(long, default_value_t = 1)]
-    pub frame_step: usize,
-    /// Keep the first n harmonics in the CSVs.
-    #[arg(long, default_value_t = 60)]
-    pub max_harmonics: usize,
-    /// Keep the first n noise bands in the CSVs.
-    #[arg(long, default_value_t = 65)]
-    pub max_noise_bands: usize,
+    #[command(flatten)]
+    pub thinning: ThinningArgs,
     /// One CSV frame per audio sample instead of per control frame (large files).
     #[arg(long)]
     pub full_resolution: bool,
 }
 
 impl CsvArgs {
-    /// The library's options.
-    pub fn to_options(&self) -> CsvOptions {
+    /// The library's options (no limit means all 60 harmonics and 65 noise bands).
+    pub fn to_options(self) -> CsvOptions {
         CsvOptions {
-            frame_step: self.frame_step,
-            max_harmonics: self.max_harmonics,
-            max_noise_bands: self.max_noise_bands,
+            frame_step: self.thinning.frame_step as usize,
+            max_harmonics: self.thinning.max_harmonics.unwrap_or(HARMONIC_COUNT),
+            max_noise_bands: self.thinning.max_noise_bands.unwrap_or(NOISE_BAND_COUNT),
             full_resolution: self.full_resolution,
         }
     }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 
 use super::config::TrainConfig;
-use super::synth::SplitMix64;
+use ddsp_shared::render::random::Random;
 
 /// One decoded input file at the model rate, with its frame-rate features.
 #[derive(Clone, Debug, PartialEq)]
@@ -288,7 +288,7 @@ impl Dataset {
 
 fn shuffle(n: usize, seed: u64) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
-    let mut rng = SplitMix64::new(seed);
+    let mut rng = Random::new(seed);
     for i in (1..n).rev() {
         let j = (rng.next_u64() % (i as u64 + 1)) as usize;
         order.swap(i, j);

@@ -18,6 +18,7 @@ use burn::nn::Initializer;
 use burn::signal::{hann_window, irfft, rfft};
 use burn::tensor::ops::PadMode;
 use burn::tensor::{Device, Tensor};
+use ddsp_shared::render::random::Random;
 
 /// The CPU-side inputs of one batch that carry no gradient.
 #[derive(Clone, Debug)]
@@ -60,9 +61,9 @@ impl SynthInputs {
                 });
             }
         });
-        let mut rng = SplitMix64::new(noise_seed);
+        let mut rng = Random::new(noise_seed);
         let noise: Vec<f32> = (0..batch * frames * hop)
-            .map(|_| rng.next_f32() * 2.0 - 1.0)
+            .map(|_| rng.bipolar())
             .collect();
         Self {
             sine_table: Tensor::<1>::from_floats(table.as_slice(), device).reshape([
@@ -250,34 +251,6 @@ pub fn synthesize(
     match reverb {
         Some(r) => r.forward(dry),
         None => dry,
-    }
-}
-
-/// A tiny, fast, seedable generator (SplitMix64) for noise and data order: repeatable with
-/// `--seed` and independent of any crate's algorithm changes.
-#[derive(Clone, Debug)]
-pub struct SplitMix64 {
-    state: u64,
-}
-
-impl SplitMix64 {
-    /// A generator seeded with `seed`.
-    pub fn new(seed: u64) -> Self {
-        Self { state: seed }
-    }
-
-    /// Next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    pub fn next_f32(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
     }
 }
 
