@@ -36,6 +36,10 @@ impl CsvArgs {
 
 /// Export envelopes, previews, CSV and a report from a trained model.
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  ddsp export --run runs/violin
+  ddsp export --run runs/violin --audio another_take.wav --frame-step 4 --max-harmonics 30")]
 pub struct Args {
     /// Run folder of a trained model (from `ddsp train --out`).
     #[arg(long)]

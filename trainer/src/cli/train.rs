@@ -18,6 +18,15 @@ use super::export::CsvArgs;
 
 /// Learn a DDSP model (harmonics + filtered noise) from recordings of one instrument.
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Trains, then exports per input file the .npz envelopes, preview WAVs and unified CSVs under
+OUT/export/NAME/, with report.md. Ctrl-C saves a checkpoint; --resume goes on from it.
+Presets, options and speed: docs/TRAINING.md.
+
+Examples:
+  ddsp train examples/violin_phrase_44k.wav --out runs/violin
+  ddsp train my_cello/ --out runs/cello --steps 3000 --reverb
+  ddsp train my_cello/ --out runs/cello --resume")]
 pub struct Args {
     /// WAV files, or folders searched for WAV files.
     #[arg(required = true)]

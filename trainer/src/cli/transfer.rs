@@ -7,6 +7,10 @@ use ddsp_trainer::train::transfer::{transfer, TransferOptions};
 
 /// Drive a trained model with the pitch and loudness of another recording.
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  ddsp transfer --run runs/violin examples/flute_phrase_44k.wav -o flute_on_violin.wav
+  ddsp transfer --run runs/violin voice.wav -o voice_as_violin.wav --pitch-shift 12 --loudness-shift -6")]
 pub struct Args {
     /// Run folder of a trained model (from `ddsp train --out`).
     #[arg(long)]

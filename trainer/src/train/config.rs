@@ -15,9 +15,9 @@ pub const NOISE_BAND_COUNT: usize = 65;
     Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
 )]
 pub enum Preset {
-    /// Small model at 50 frames/s: learns a recognisable model of a half-minute recording in
-    /// about 10 minutes on 2 CPU cores (1000 steps; measured 0.56 s per step on 2 shared
-    /// cores with dependencies at opt-level 2, on the example violin recording).
+    /// Small model at 50 frames/s: learns a recognisable model of a half-minute recording
+    /// well within 10 minutes on 2 CPU cores (1000 steps; measured 0.28 s per step in a
+    /// release build on 2 cores, and 4 min 49 s for the whole README quick start).
     Quick,
     /// DDSP solo instrument: GRU 512, 250 frames/s, batch 16, 30k steps (a GPU job).
     Full,
