@@ -11,6 +11,17 @@ fn ddsp() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ddsp"))
 }
 
+/// `ddsp train WAV --out RUN --steps STEPS --no-export`; tests add `TINY`, `--resume` and the like.
+fn train(wav: &Path, run: &Path, steps: usize) -> Command {
+    let mut command = ddsp();
+    command.arg("train").arg(wav).arg("--out").arg(run).args([
+        "--steps",
+        &steps.to_string(),
+        "--no-export",
+    ]);
+    command
+}
+
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ddsp-train-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -89,19 +100,7 @@ fn tiny_run_lowers_the_loss_resumes_and_exports() {
     write_tone(&wav);
     let run = dir.join("run");
 
-    let out = ddsp()
-        .args([
-            "train",
-            wav.to_str().unwrap(),
-            "--out",
-            run.to_str().unwrap(),
-            "--steps",
-            "60",
-            "--no-export",
-        ])
-        .args(TINY)
-        .output()
-        .unwrap();
+    let out = train(&wav, &run, 60).args(TINY).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     for f in [
@@ -140,19 +139,7 @@ fn tiny_run_lowers_the_loss_resumes_and_exports() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("--resume"));
 
     // Resume: the step count continues and the logged history is kept.
-    let out = ddsp()
-        .args([
-            "train",
-            wav.to_str().unwrap(),
-            "--out",
-            run.to_str().unwrap(),
-            "--resume",
-            "--steps",
-            "70",
-            "--no-export",
-        ])
-        .output()
-        .unwrap();
+    let out = train(&wav, &run, 70).arg("--resume").output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
@@ -258,19 +245,7 @@ fn same_seed_gives_the_same_run() {
     let mut logs = Vec::new();
     for name in ["a", "b"] {
         let run = dir.join(name);
-        let out = ddsp()
-            .args([
-                "train",
-                wav.to_str().unwrap(),
-                "--out",
-                run.to_str().unwrap(),
-                "--steps",
-                "5",
-                "--no-export",
-            ])
-            .args(TINY)
-            .output()
-            .unwrap();
+        let out = train(&wav, &run, 5).args(TINY).output().unwrap();
         assert!(
             out.status.success(),
             "{}",
@@ -357,16 +332,7 @@ fn ctrl_c_writes_a_final_checkpoint() {
     let wav = dir.join("tone.wav");
     write_tone(&wav);
     let run = dir.join("run");
-    let child = ddsp()
-        .args([
-            "train",
-            wav.to_str().unwrap(),
-            "--out",
-            run.to_str().unwrap(),
-            "--steps",
-            "100000",
-            "--no-export",
-        ])
+    let child = train(&wav, &run, 100000)
         .args(TINY)
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -393,16 +359,8 @@ fn ctrl_c_writes_a_final_checkpoint() {
     assert!(log.len() >= 10 && log.len() < 100000);
     // The checkpoint holds the last step: resuming continues right after it.
     let last = log.last().unwrap().0;
-    let out = ddsp()
-        .args([
-            "train",
-            wav.to_str().unwrap(),
-            "--out",
-            run.to_str().unwrap(),
-            "--resume",
-            "--no-export",
-        ])
-        .args(["--steps", &(last + 2).to_string()])
+    let out = train(&wav, &run, last + 2)
+        .arg("--resume")
         .output()
         .unwrap();
     assert!(
