@@ -41,7 +41,11 @@ impl Default for Adsr {
 /// Per-sample change that covers `span` in `time_ms`; an instant jump for times under a sample.
 fn step_per_sample(span: f32, time_ms: f32, sample_rate_hz: f32) -> f32 {
     let samples = time_ms * 0.001 * sample_rate_hz;
-    if samples <= 1.0 { f32::INFINITY } else { span / samples }
+    if samples <= 1.0 {
+        f32::INFINITY
+    } else {
+        span / samples
+    }
 }
 
 impl Adsr {
@@ -118,8 +122,7 @@ impl Adsr {
 mod tests {
     use super::*;
 
-    const SETTINGS: AdsrSettings =
-        AdsrSettings { attack_ms: 10.0, decay_ms: 10.0, sustain: 0.5, release_ms: 20.0 };
+    const SETTINGS: AdsrSettings = AdsrSettings { attack_ms: 10.0, decay_ms: 10.0, sustain: 0.5, release_ms: 20.0 };
 
     fn run(adsr: &mut Adsr, samples: usize) -> Vec<f32> {
         let mut out = vec![1.0; samples];

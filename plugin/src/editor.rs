@@ -5,10 +5,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use nice_plug::editor::dpi::LogicalSize;
-use nice_plug::context::gui::GuiContext;
-use nice_plug::prelude::*;
 use egui::{Color32, RichText, Vec2};
+use nice_plug::context::gui::GuiContext;
+use nice_plug::editor::dpi::LogicalSize;
+use nice_plug::prelude::*;
 use nice_plug_egui::widgets::ParamSlider;
 use nice_plug_egui::{EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp, RepaintNotifier};
 
@@ -36,9 +36,9 @@ pub fn create(
     state: Arc<EguiEditorState>,
     repaint: RepaintNotifier,
 ) -> Option<EguiEditor<PlayerGui>> {
-    let settings = EguiNiceSettings::new().with_tile("DDSP Spectral Player").with_resize_hint(
-        ResizeHint::resizable().with_min_logical_size(LogicalSize::new(MIN_SIZE.0, MIN_SIZE.1)),
-    );
+    let settings = EguiNiceSettings::new()
+        .with_tile("DDSP Spectral Player")
+        .with_resize_hint(ResizeHint::resizable().with_min_logical_size(LogicalSize::new(MIN_SIZE.0, MIN_SIZE.1)));
     nice_plug_egui::create_egui_editor(
         state,
         repaint,
@@ -264,10 +264,8 @@ impl NiceEguiApp for PlayerGui {
             });
             let spectrum_height = (ui.available_height() * 0.30).clamp(120.0, 320.0);
             spectrum_ui(ui, &snapshot, Vec2::new(width, spectrum_height));
-            let window = (
-                self.params.start_frame.value().max(0) as usize,
-                self.params.frame_count.value().max(0) as usize,
-            );
+            let window =
+                (self.params.start_frame.value().max(0) as usize, self.params.frame_count.value().max(0) as usize);
             contour_ui(ui, &envelope, &snapshot, window, Vec2::new(width, (spectrum_height * 0.4).max(60.0)));
             ui.add_space(4.0);
             egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {

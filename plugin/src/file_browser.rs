@@ -7,8 +7,6 @@
 
 use std::path::{Path, PathBuf};
 
-
-
 /// One row of the listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {

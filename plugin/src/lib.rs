@@ -435,8 +435,7 @@ impl ClapPlugin for SpectralPlayer {
 
 impl Vst3Plugin for SpectralPlayer {
     const VST3_CLASS_ID: [u8; 16] = *b"DdspSpectralPlyr";
-    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] =
-        &[Vst3SubCategory::Instrument, Vst3SubCategory::Synth];
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] = &[Vst3SubCategory::Instrument, Vst3SubCategory::Synth];
 }
 
 nice_export_clap!(SpectralPlayer);

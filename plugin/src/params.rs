@@ -185,15 +185,10 @@ impl PlayerParams {
     pub fn new(sound: SoundSlot) -> Self {
         Self {
             sound,
-            tet_size: IntParam::new("TET size", 12, IntRange::Linear { min: 1, max: 96 })
-                .with_unit(" steps/oct"),
-            master_pitch_steps: FloatParam::new(
-                "Master pitch",
-                0.0,
-                FloatRange::Linear { min: -48.0, max: 48.0 },
-            )
-            .with_unit(" steps")
-            .with_step_size(0.01),
+            tet_size: IntParam::new("TET size", 12, IntRange::Linear { min: 1, max: 96 }).with_unit(" steps/oct"),
+            master_pitch_steps: FloatParam::new("Master pitch", 0.0, FloatRange::Linear { min: -48.0, max: 48.0 })
+                .with_unit(" steps")
+                .with_step_size(0.01),
             stretch: FloatParam::new("Stretch", 1.0, stretch_range())
                 .with_unit(" x")
                 .with_value_to_string(formatters::v2s_f32_rounded(3)),

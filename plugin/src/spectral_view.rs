@@ -153,7 +153,13 @@ pub fn spectrum_ui(ui: &mut egui::Ui, snapshot: &SpectrumSnapshot, size: Vec2) {
 /// Draws the f0 contour of `envelope` with the playback window and (when sounding) the
 /// playhead, filling `size`. Clicking does nothing: the window is set with the conductor's
 /// parameters.
-pub fn contour_ui(ui: &mut egui::Ui, envelope: &Envelope, snapshot: &SpectrumSnapshot, window: (usize, usize), size: Vec2) {
+pub fn contour_ui(
+    ui: &mut egui::Ui,
+    envelope: &Envelope,
+    snapshot: &SpectrumSnapshot,
+    window: (usize, usize),
+    size: Vec2,
+) {
     let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 4.0, BACKGROUND);
@@ -173,11 +179,7 @@ pub fn contour_ui(ui: &mut egui::Ui, envelope: &Envelope, snapshot: &SpectrumSna
     let (start, count) = window;
     let start = start.min(frames);
     let end = if count == 0 { frames } else { (start + count).min(frames) };
-    painter.rect_filled(
-        Rect::from_x_y_ranges(x_of(start as f64)..=x_of(end as f64), rect.y_range()),
-        0.0,
-        WINDOW,
-    );
+    painter.rect_filled(Rect::from_x_y_ranges(x_of(start as f64)..=x_of(end as f64), rect.y_range()), 0.0, WINDOW);
     // The contour, one point per pixel column.
     let columns = rect.width().max(2.0) as usize;
     let points: Vec<Pos2> = (0..columns)

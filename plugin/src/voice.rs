@@ -196,8 +196,10 @@ impl VoiceBank {
     /// Applies the current bend (and a possibly changed TET size or root) to every voice.
     pub fn retune(&mut self, settings: &NoteSettings) {
         for slot in self.slots.iter_mut().filter(|s| s.is_active()) {
-            slot.renderer
-                .set_transpose_ratio(steps_to_ratio(slot.offset_steps + self.bend_steps, settings.divisions_per_octave));
+            slot.renderer.set_transpose_ratio(steps_to_ratio(
+                slot.offset_steps + self.bend_steps,
+                settings.divisions_per_octave,
+            ));
         }
     }
 

@@ -40,12 +40,15 @@ fn samples(seconds: f64) -> usize {
 fn the_host_sees_every_parameter_automatable_under_its_permanent_id() {
     let instance = Instance::new();
     let params = instance.params();
-    assert_eq!(params.len(), PARAM_IDS.len(), "parameter count: {:?}", params.iter().map(|p| &p.name).collect::<Vec<_>>());
+    assert_eq!(
+        params.len(),
+        PARAM_IDS.len(),
+        "parameter count: {:?}",
+        params.iter().map(|p| &p.name).collect::<Vec<_>>()
+    );
     for id in PARAM_IDS {
-        let info = params
-            .iter()
-            .find(|p| p.id == param_hash(id))
-            .unwrap_or_else(|| panic!("no parameter with id {id:?}"));
+        let info =
+            params.iter().find(|p| p.id == param_hash(id)).unwrap_or_else(|| panic!("no parameter with id {id:?}"));
         assert!(info.automatable, "{id} must be automatable");
         assert!(info.min <= info.default && info.default <= info.max, "{id} default inside its range");
     }

@@ -11,7 +11,6 @@ use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-
 use clap_sys::ext::gui::{clap_window, clap_window_handle, CLAP_WINDOW_API_X11};
 use common::*;
 use x11rb::connection::Connection;
@@ -67,7 +66,6 @@ impl Xvfb {
         panic!("no free X display number for Xvfb");
     }
 }
-
 
 #[test]
 fn the_gui_opens_in_a_host_window_and_draws_the_player() {

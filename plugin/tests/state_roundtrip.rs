@@ -7,12 +7,7 @@ use common::*;
 
 /// Notes and automation both instances receive.
 fn performance() -> Vec<(usize, Event)> {
-    vec![
-        (0, note_on(0, 60, 0.9)),
-        (4_800, note_on(0, 67, 0.6)),
-        (24_000, note_off(0, 60)),
-        (30_000, note_off(0, 67)),
-    ]
+    vec![(0, note_on(0, 60, 0.9)), (4_800, note_on(0, 67, 0.6)), (24_000, note_off(0, 60)), (30_000, note_off(0, 67))]
 }
 
 #[test]

@@ -43,7 +43,10 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(SAMPLE_RATE_HZ as u64));
     let cases = [
         ("identity", RenderParams { looping: true, ..RenderParams::default() }),
-        ("pitch_and_stretch", RenderParams { looping: true, pitch_steps: 5.0, stretch: 1.5, ..RenderParams::default() }),
+        (
+            "pitch_and_stretch",
+            RenderParams { looping: true, pitch_steps: 5.0, stretch: 1.5, ..RenderParams::default() },
+        ),
         (
             "bounce_centre_anchor",
             RenderParams {

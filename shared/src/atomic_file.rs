@@ -12,10 +12,7 @@ use std::path::{Path, PathBuf};
 /// The temporary path used while `target` is being written: same folder (so the final rename
 /// stays on one file system), hidden, and unique to this process.
 pub fn temporary_path_for(target: &Path) -> PathBuf {
-    let file_name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "output".to_owned());
+    let file_name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "output".to_owned());
     let tmp_name = format!(".{file_name}.{}.tmp", std::process::id());
     match target.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.join(tmp_name),

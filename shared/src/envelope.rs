@@ -58,9 +58,8 @@ impl Envelope {
         let mut band_centres_hz = Vec::with_capacity(frame_count * noise_band_count);
         for _ in 0..frame_count {
             harmonic_freqs_hz.extend((0..harmonic_count).map(|k| f0_hz * (k + 1) as f32));
-            band_centres_hz.extend(
-                (0..noise_band_count).map(|b| linear_band_centre_hz(b, noise_band_count, sample_rate_hz)),
-            );
+            band_centres_hz
+                .extend((0..noise_band_count).map(|b| linear_band_centre_hz(b, noise_band_count, sample_rate_hz)));
         }
         Self {
             frame_rate_hz,

@@ -98,7 +98,11 @@ fn a_steady_frame_at_220_hz_peaks_at_220_hz() {
 fn twelve_steps_of_12_tet_move_every_peak_up_an_octave() {
     let params = RenderParams { pitch_steps: 12.0, tet_size: 12, ..RenderParams::default() };
     let out = render(&five_harmonics(), &params, SAMPLE_RATE_HZ, 48_000, 512);
-    assert_peaks(&peaks_hz(steady_part(&out), SAMPLE_RATE_HZ, 0.01, 20.0), &[440.0, 880.0, 1320.0, 1760.0, 2200.0], 0.5);
+    assert_peaks(
+        &peaks_hz(steady_part(&out), SAMPLE_RATE_HZ, 0.01, 20.0),
+        &[440.0, 880.0, 1320.0, 1760.0, 2200.0],
+        0.5,
+    );
 }
 
 #[test]

@@ -27,9 +27,7 @@ fn synthetic_batch(config: &TrainConfig) -> Batch {
     }
     Batch {
         size: b,
-        f0_hz: (0..b * t)
-            .map(|i| 196.0 * (1.0 + (i / t) as f32 / 8.0))
-            .collect(),
+        f0_hz: (0..b * t).map(|i| 196.0 * (1.0 + (i / t) as f32 / 8.0)).collect(),
         loudness_db: vec![-25.0; b * t],
         audio,
     }

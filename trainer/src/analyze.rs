@@ -131,8 +131,7 @@ const F0_MIN_RATE_HZ: u32 = 16000;
 /// Window length for a track: [`PERIODS_PER_WINDOW`] periods of its low notes (5th percentile of
 /// voiced f0), rounded up to a power of two, within [`MIN_WINDOW_S`]..[`MAX_WINDOW_S`].
 fn window_length(track: &F0Track, sample_rate_hz: u32, min_hz: f32) -> usize {
-    let mut voiced: Vec<f32> =
-        track.f0_hz.iter().zip(&track.voiced).filter(|(_, v)| **v).map(|(f, _)| *f).collect();
+    let mut voiced: Vec<f32> = track.f0_hz.iter().zip(&track.voiced).filter(|(_, v)| **v).map(|(f, _)| *f).collect();
     voiced.sort_by(f32::total_cmp);
     let low_hz = voiced.get(voiced.len() / 20).copied().unwrap_or(min_hz.max(100.0));
     let sr = f64::from(sample_rate_hz);

@@ -124,10 +124,7 @@ impl EnvelopeArchive {
 
     /// Number of rows in the harmonic envelopes.
     pub fn row_count(&self) -> usize {
-        self.frequency_envelopes
-            .len()
-            .checked_div(self.harmonic_count)
-            .unwrap_or(0)
+        self.frequency_envelopes.len().checked_div(self.harmonic_count).unwrap_or(0)
     }
 
     /// Rows per second of the harmonic envelopes.
@@ -147,10 +144,7 @@ impl EnvelopeArchive {
     /// Checks that shapes agree and every value is finite and non-negative; the message names
     /// the key at fault.
     pub fn validate(&self) -> Result<(), String> {
-        for (key, rate) in [
-            (KEY_SAMPLE_RATE, self.sample_rate_hz),
-            (KEY_FRAME_RATE, self.frame_rate_hz),
-        ] {
+        for (key, rate) in [(KEY_SAMPLE_RATE, self.sample_rate_hz), (KEY_FRAME_RATE, self.frame_rate_hz)] {
             if !(rate.is_finite() && rate > 0.0) {
                 return Err(format!("`{key}` must be a positive number, got {rate}"));
             }
@@ -158,27 +152,13 @@ impl EnvelopeArchive {
         let n = self.frame_count();
         let b = self.noise_band_count;
         if self.harmonic_count == 0 && !self.frequency_envelopes.is_empty() {
-            return Err(format!(
-                "`{KEY_FREQUENCY_ENVELOPES}` has values but 0 harmonics"
-            ));
+            return Err(format!("`{KEY_FREQUENCY_ENVELOPES}` has values but 0 harmonics"));
         }
         let rows = self.row_count();
         let mut checks = vec![
-            (
-                KEY_FREQUENCY_ENVELOPES,
-                self.frequency_envelopes.len(),
-                rows * self.harmonic_count,
-            ),
-            (
-                KEY_AMPLITUDE_ENVELOPES,
-                self.amplitude_envelopes.len(),
-                rows * self.harmonic_count,
-            ),
-            (
-                KEY_NOISE_MAGNITUDES_FRAMES,
-                self.noise_magnitudes_frames.len(),
-                n * b,
-            ),
+            (KEY_FREQUENCY_ENVELOPES, self.frequency_envelopes.len(), rows * self.harmonic_count),
+            (KEY_AMPLITUDE_ENVELOPES, self.amplitude_envelopes.len(), rows * self.harmonic_count),
+            (KEY_NOISE_MAGNITUDES_FRAMES, self.noise_magnitudes_frames.len(), n * b),
         ];
         if let Some(centres) = &self.noise_band_centres_hz_frames {
             checks.push((KEY_NOISE_BAND_CENTRES_HZ_FRAMES, centres.len(), n * b));
@@ -194,9 +174,7 @@ impl EnvelopeArchive {
             ));
         }
         if n == 0 {
-            return Err(format!(
-                "`{KEY_F0_HZ_FRAMES}` is empty: the archive holds no frames"
-            ));
+            return Err(format!("`{KEY_F0_HZ_FRAMES}` is empty: the archive holds no frames"));
         }
         if rows == 0 && self.harmonic_count > 0 {
             return Err(format!("`{KEY_FREQUENCY_ENVELOPES}` has no rows"));
@@ -232,17 +210,11 @@ impl EnvelopeArchive {
 
     /// Reads an archive from any seekable reader; see [`EnvelopeArchive::read`].
     pub fn read_from<R: Read + Seek>(reader: R) -> Result<Self> {
-        let mut npz =
-            NpzReader::new(reader).map_err(|e| anyhow!("not an .npz (zip) archive: {e}"))?;
-        let names = npz
-            .names()
-            .map_err(|e| anyhow!("cannot list the archive: {e}"))?;
+        let mut npz = NpzReader::new(reader).map_err(|e| anyhow!("not an .npz (zip) archive: {e}"))?;
+        let names = npz.names().map_err(|e| anyhow!("cannot list the archive: {e}"))?;
         let mut require = |key: &str| -> Result<Numeric> {
             if !names.iter().any(|n| n == key) {
-                bail!(
-                    "missing key `{key}` (the archive holds: {})",
-                    names.join(", ")
-                );
+                bail!("missing key `{key}` (the archive holds: {})", names.join(", "));
             }
             Numeric::read(&mut npz, key)
         };
@@ -264,8 +236,7 @@ impl EnvelopeArchive {
             None
         };
         let first_frame_index = if has(KEY_FIRST_FRAME_INDEX) {
-            let v =
-                Numeric::read(&mut npz, KEY_FIRST_FRAME_INDEX)?.scalar(KEY_FIRST_FRAME_INDEX)?;
+            let v = Numeric::read(&mut npz, KEY_FIRST_FRAME_INDEX)?.scalar(KEY_FIRST_FRAME_INDEX)?;
             if !(v >= 0.0 && v.fract() == 0.0 && v < 1e15) {
                 bail!("`{KEY_FIRST_FRAME_INDEX}` must be a non-negative whole number, got {v}");
             }
@@ -295,9 +266,7 @@ impl EnvelopeArchive {
         let (n_frames, noise_band_count) = noise.frames_shape(KEY_NOISE_MAGNITUDES_FRAMES)?;
         let f0_len = f0.vector_len(KEY_F0_HZ_FRAMES)?;
         if f0_len != n_frames {
-            bail!(
-                "`{KEY_F0_HZ_FRAMES}` has {f0_len} frames but `{KEY_NOISE_MAGNITUDES_FRAMES}` has {n_frames}"
-            );
+            bail!("`{KEY_F0_HZ_FRAMES}` has {f0_len} frames but `{KEY_NOISE_MAGNITUDES_FRAMES}` has {n_frames}");
         }
         let noise_band_centres_hz_frames = match centres {
             None => None,
@@ -334,22 +303,15 @@ impl EnvelopeArchive {
     /// not: `envelope_row_rate` for frame resolution, the band centres when present,
     /// `first_frame_index` when not 0.
     pub fn write(&self, path: &Path) -> Result<()> {
-        self.validate()
-            .map_err(|e| anyhow!("refusing to write {}: {e}", path.display()))?;
+        self.validate().map_err(|e| anyhow!("refusing to write {}: {e}", path.display()))?;
         ddsp_shared::atomic_file::write_atomically::<anyhow::Error, _>(path, |w| {
             let mut npz = NpzWriter::new(w);
             let rows = self.row_count();
             let h = self.harmonic_count;
             let n = self.frame_count();
             let b = self.noise_band_count;
-            npz.add_array(
-                KEY_FREQUENCY_ENVELOPES,
-                &ArrayView2::from_shape((rows, h), &self.frequency_envelopes)?,
-            )?;
-            npz.add_array(
-                KEY_AMPLITUDE_ENVELOPES,
-                &ArrayView2::from_shape((rows, h), &self.amplitude_envelopes)?,
-            )?;
+            npz.add_array(KEY_FREQUENCY_ENVELOPES, &ArrayView2::from_shape((rows, h), &self.frequency_envelopes)?)?;
+            npz.add_array(KEY_AMPLITUDE_ENVELOPES, &ArrayView2::from_shape((rows, h), &self.amplitude_envelopes)?)?;
             npz.add_array(
                 KEY_NOISE_MAGNITUDES_FRAMES,
                 &ArrayView3::from_shape((1, n, b), &self.noise_magnitudes_frames)?,
@@ -365,10 +327,7 @@ impl EnvelopeArchive {
                 npz.add_array(KEY_ENVELOPE_ROW_RATE, &arr0(self.frame_rate_hz))?;
             }
             if let Some(centres) = &self.noise_band_centres_hz_frames {
-                npz.add_array(
-                    KEY_NOISE_BAND_CENTRES_HZ_FRAMES,
-                    &ArrayView3::from_shape((1, n, b), centres)?,
-                )?;
+                npz.add_array(KEY_NOISE_BAND_CENTRES_HZ_FRAMES, &ArrayView3::from_shape((1, n, b), centres)?)?;
             }
             if self.first_frame_index != 0 {
                 npz.add_array(KEY_FIRST_FRAME_INDEX, &arr0(self.first_frame_index as i64))?;
@@ -399,11 +358,8 @@ impl EnvelopeArchive {
         env.frame_indices = (0..n as u64).map(|i| i + self.first_frame_index).collect();
         env.f0_hz.copy_from_slice(&self.f0_hz_frames);
         for i in 0..n {
-            let (start, end) = if self.resolution == EnvelopeResolution::Frame {
-                (i, i + 1)
-            } else {
-                frame_row_span(i, hop, rows)
-            };
+            let (start, end) =
+                if self.resolution == EnvelopeResolution::Frame { (i, i + 1) } else { frame_row_span(i, hop, rows) };
             let count = (end - start) as f64;
             for k in 0..h {
                 let mut f_sum = 0.0f64;
@@ -437,24 +393,17 @@ impl EnvelopeArchive {
         let mut env = Envelope::silent(self.sample_rate_hz, self.sample_rate_hz, rows, h, b, 0.0);
         let first_row = (self.first_frame_index as f64 * hop).round() as u64;
         env.frame_indices = (0..rows as u64).map(|r| r + first_row).collect();
-        env.harmonic_freqs_hz
-            .copy_from_slice(&self.frequency_envelopes);
+        env.harmonic_freqs_hz.copy_from_slice(&self.frequency_envelopes);
         env.harmonic_amps.copy_from_slice(&self.amplitude_envelopes);
         let last_frame = self.frame_count() - 1;
         for r in 0..rows {
             let (i0, i1, t) = interpolation_point(r as f64 / hop, last_frame);
             env.f0_hz[r] = lerp(self.f0_hz_frames[i0], self.f0_hz_frames[i1], t);
             for band in 0..b {
-                env.band_mags[r * b + band] = lerp(
-                    self.noise_magnitudes_frames[i0 * b + band],
-                    self.noise_magnitudes_frames[i1 * b + band],
-                    t,
-                );
-                env.band_centres_hz[r * b + band] = lerp(
-                    self.band_centre_hz(i0, band),
-                    self.band_centre_hz(i1, band),
-                    t,
-                );
+                env.band_mags[r * b + band] =
+                    lerp(self.noise_magnitudes_frames[i0 * b + band], self.noise_magnitudes_frames[i1 * b + band], t);
+                env.band_centres_hz[r * b + band] =
+                    lerp(self.band_centre_hz(i0, band), self.band_centre_hz(i1, band), t);
             }
         }
         env
@@ -466,8 +415,7 @@ impl EnvelopeArchive {
     /// (one per `1 / sample_rate` s) interpolates linearly between the frames around it.
     /// Band centres are stored only when they differ from DDSP's linear layout.
     pub fn from_envelope(env: &Envelope, resolution: EnvelopeResolution) -> Result<Self> {
-        env.validate()
-            .map_err(|e| anyhow!("cannot archive an invalid envelope: {e}"))?;
+        env.validate().map_err(|e| anyhow!("cannot archive an invalid envelope: {e}"))?;
         if env.frame_count() == 0 {
             bail!("cannot archive an envelope with no frames");
         }
@@ -475,15 +423,10 @@ impl EnvelopeArchive {
         let n = dense.frame_count();
         let h = dense.harmonic_count;
         let b = dense.noise_band_count;
-        let linear_centres = (0..n).all(|i| {
-            (0..b).all(|k| {
-                dense.band_centres(i)[k] == linear_band_centre_hz(k, b, dense.sample_rate_hz)
-            })
-        });
+        let linear_centres = (0..n)
+            .all(|i| (0..b).all(|k| dense.band_centres(i)[k] == linear_band_centre_hz(k, b, dense.sample_rate_hz)));
         let (frequency_envelopes, amplitude_envelopes) = match resolution {
-            EnvelopeResolution::Frame => {
-                (dense.harmonic_freqs_hz.clone(), dense.harmonic_amps.clone())
-            }
+            EnvelopeResolution::Frame => (dense.harmonic_freqs_hz.clone(), dense.harmonic_amps.clone()),
             EnvelopeResolution::Sample => {
                 let hop = dense.sample_rate_hz / dense.frame_rate_hz;
                 let rows = (n as f64 * hop).round().max(1.0) as usize;
@@ -492,16 +435,8 @@ impl EnvelopeArchive {
                 for r in 0..rows {
                     let (i0, i1, t) = interpolation_point(r as f64 / hop, n - 1);
                     for k in 0..h {
-                        freqs.push(lerp(
-                            dense.harmonic_freqs_hz[i0 * h + k],
-                            dense.harmonic_freqs_hz[i1 * h + k],
-                            t,
-                        ));
-                        amps.push(lerp(
-                            dense.harmonic_amps[i0 * h + k],
-                            dense.harmonic_amps[i1 * h + k],
-                            t,
-                        ));
+                        freqs.push(lerp(dense.harmonic_freqs_hz[i0 * h + k], dense.harmonic_freqs_hz[i1 * h + k], t));
+                        amps.push(lerp(dense.harmonic_amps[i0 * h + k], dense.harmonic_amps[i1 * h + k], t));
                     }
                 }
                 (freqs, amps)
@@ -516,11 +451,7 @@ impl EnvelopeArchive {
             frequency_envelopes,
             amplitude_envelopes,
             noise_magnitudes_frames: dense.band_mags.clone(),
-            noise_band_centres_hz_frames: if linear_centres {
-                None
-            } else {
-                Some(dense.band_centres_hz.clone())
-            },
+            noise_band_centres_hz_frames: if linear_centres { None } else { Some(dense.band_centres_hz.clone()) },
             f0_hz_frames: dense.f0_hz.clone(),
             first_frame_index: dense.frame_indices[0],
         })
@@ -532,9 +463,7 @@ impl EnvelopeArchive {
 /// ends (frame 0 is row 0 alone), so a steady glide averages to exactly the frame's value.
 fn frame_row_span(i: usize, hop: f64, rows: usize) -> (usize, usize) {
     let centre = ((i as f64 * hop).round() as usize).min(rows - 1);
-    let half = ((hop / 2.0).floor() as usize)
-        .min(centre)
-        .min(rows - 1 - centre);
+    let half = ((hop / 2.0).floor() as usize).min(centre).min(rows - 1 - centre);
     (centre - half, centre + half + 1)
 }
 
@@ -587,25 +516,13 @@ fn densify(env: &Envelope) -> Envelope {
         };
         out.f0_hz[j] = lerp(env.f0_hz[i0], env.f0_hz[i1], t);
         for k in 0..h {
-            out.harmonic_freqs_hz[j * h + k] = lerp(
-                env.harmonic_freqs_hz[i0 * h + k],
-                env.harmonic_freqs_hz[i1 * h + k],
-                t,
-            );
-            out.harmonic_amps[j * h + k] = lerp(
-                env.harmonic_amps[i0 * h + k],
-                env.harmonic_amps[i1 * h + k],
-                t,
-            );
+            out.harmonic_freqs_hz[j * h + k] =
+                lerp(env.harmonic_freqs_hz[i0 * h + k], env.harmonic_freqs_hz[i1 * h + k], t);
+            out.harmonic_amps[j * h + k] = lerp(env.harmonic_amps[i0 * h + k], env.harmonic_amps[i1 * h + k], t);
         }
         for k in 0..b {
-            out.band_centres_hz[j * b + k] = lerp(
-                env.band_centres_hz[i0 * b + k],
-                env.band_centres_hz[i1 * b + k],
-                t,
-            );
-            out.band_mags[j * b + k] =
-                lerp(env.band_mags[i0 * b + k], env.band_mags[i1 * b + k], t);
+            out.band_centres_hz[j * b + k] = lerp(env.band_centres_hz[i0 * b + k], env.band_centres_hz[i1 * b + k], t);
+            out.band_mags[j * b + k] = lerp(env.band_mags[i0 * b + k], env.band_mags[i1 * b + k], t);
         }
     }
     out
@@ -777,16 +694,8 @@ mod tests {
         // The average of a linear ramp over a symmetric window is its centre.
         for i in 0..7 {
             for k in 0..3 {
-                assert_relative_eq!(
-                    frames.harmonic_freqs(i)[k],
-                    env.harmonic_freqs(i)[k],
-                    max_relative = 1e-3
-                );
-                assert_relative_eq!(
-                    frames.harmonic_amps(i)[k],
-                    env.harmonic_amps(i)[k],
-                    max_relative = 1e-2
-                );
+                assert_relative_eq!(frames.harmonic_freqs(i)[k], env.harmonic_freqs(i)[k], max_relative = 1e-3);
+                assert_relative_eq!(frames.harmonic_amps(i)[k], env.harmonic_amps(i)[k], max_relative = 1e-2);
             }
         }
         assert_eq!(frames.band_mags, env.band_mags);
@@ -819,9 +728,7 @@ mod tests {
     }
 
     fn fixture(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/npz")
-            .join(name)
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/npz").join(name)
     }
 
     /// The archive numpy wrote as the original exporter did (see tests/fixtures/npz/README.md).
@@ -846,11 +753,7 @@ mod tests {
         assert_relative_eq!(env.harmonic_freqs(2)[0], 240.0, max_relative = 1e-5);
         assert_relative_eq!(env.harmonic_freqs(0)[1], 440.0, max_relative = 1e-6);
         assert_relative_eq!(env.harmonic_amps(2)[4], 0.1, max_relative = 1e-6);
-        assert_relative_eq!(
-            env.band_mags(3)[10],
-            0.001 * 11.0 * 4.0,
-            max_relative = 1e-6
-        );
+        assert_relative_eq!(env.band_mags(3)[10], 0.001 * 11.0 * 4.0, max_relative = 1e-6);
         assert_eq!(env.band_centres(0)[64], 8000.0);
     }
 
@@ -866,34 +769,25 @@ mod tests {
         let dir = scratch("missing");
         let path = dir.join("bad.npz");
         let mut npz = NpzWriter::new(File::create(&path).unwrap());
-        npz.add_array("f0_hz_frames", &ndarray::arr1(&[1.0f32]))
-            .unwrap();
+        npz.add_array("f0_hz_frames", &ndarray::arr1(&[1.0f32])).unwrap();
         npz.finish().unwrap();
         let err = format!("{:#}", EnvelopeArchive::read(&path).unwrap_err());
-        assert!(
-            err.contains("bad.npz") && err.contains("missing key `frequency_envelopes`"),
-            "{err}"
-        );
+        assert!(err.contains("bad.npz") && err.contains("missing key `frequency_envelopes`"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn nan_is_refused_naming_the_key() {
-        let mut archive =
-            EnvelopeArchive::from_envelope(&gliding_envelope(), EnvelopeResolution::Frame).unwrap();
+        let mut archive = EnvelopeArchive::from_envelope(&gliding_envelope(), EnvelopeResolution::Frame).unwrap();
         archive.amplitude_envelopes[4] = f32::NAN;
         let err = archive.validate().unwrap_err();
-        assert!(
-            err.contains("amplitude_envelopes") && err.contains("element 4"),
-            "{err}"
-        );
+        assert!(err.contains("amplitude_envelopes") && err.contains("element 4"), "{err}");
     }
 
     #[test]
     fn failed_write_leaves_no_file() {
         let dir = scratch("failwrite");
-        let mut archive =
-            EnvelopeArchive::from_envelope(&gliding_envelope(), EnvelopeResolution::Frame).unwrap();
+        let mut archive = EnvelopeArchive::from_envelope(&gliding_envelope(), EnvelopeResolution::Frame).unwrap();
         archive.f0_hz_frames.pop();
         let path = dir.join("out.npz");
         assert!(archive.write(&path).is_err());

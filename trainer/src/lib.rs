@@ -1,11 +1,11 @@
 //! `ddsp-trainer`: the library behind the `ddsp` command line.
 
-pub mod audio;
-pub mod features;
 pub mod analyze;
-pub mod spectral_distance;
+pub mod audio;
 pub mod envelope_archive;
+pub mod features;
+pub mod spectral_distance;
 pub mod tools;
-pub mod wav_io;
 #[cfg(feature = "train")]
 pub mod train;
+pub mod wav_io;

@@ -36,11 +36,14 @@ enum Command {
     /// Render a unified CSV to a WAV with pitch, stretch, bounce, level and playback controls.
     Render(cli::render::Args),
     /// Learn a DDSP model of an instrument from recordings, then export it.
-    #[cfg(feature = "train")] Train(cli::train::Args),
+    #[cfg(feature = "train")]
+    Train(cli::train::Args),
     /// Export envelopes, previews, CSV and a report from a trained model.
-    #[cfg(feature = "train")] Export(cli::export::Args),
+    #[cfg(feature = "train")]
+    Export(cli::export::Args),
     /// Drive a trained model with the pitch and loudness of another recording.
-    #[cfg(feature = "train")] Transfer(cli::transfer::Args),
+    #[cfg(feature = "train")]
+    Transfer(cli::transfer::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -56,9 +59,12 @@ fn main() -> std::process::ExitCode {
         Command::Modify(args) => cli::modify::run(args),
         Command::Map(args) => cli::map::run(args),
         Command::Render(args) => cli::render::run(args),
-        #[cfg(feature = "train")] Command::Train(args) => cli::train::run(args),
-        #[cfg(feature = "train")] Command::Export(args) => cli::export::run(args),
-        #[cfg(feature = "train")] Command::Transfer(args) => cli::transfer::run(args),
+        #[cfg(feature = "train")]
+        Command::Train(args) => cli::train::run(args),
+        #[cfg(feature = "train")]
+        Command::Export(args) => cli::export::run(args),
+        #[cfg(feature = "train")]
+        Command::Transfer(args) => cli::transfer::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

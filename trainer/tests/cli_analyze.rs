@@ -29,7 +29,8 @@ fn excerpt(name: &str, seconds: f64, to: &Path) {
 }
 
 fn write_wav(path: &Path, samples: &[f32], sr: u32, channels: u16) {
-    let spec = hound::WavSpec { channels, sample_rate: sr, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec =
+        hound::WavSpec { channels, sample_rate: sr, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     for s in samples {
         for _ in 0..channels {
@@ -45,7 +46,16 @@ fn a_recording_becomes_a_unified_csv_with_harmonics_and_noise() {
     let wav = dir.path().join("violin_4s.wav");
     excerpt("violin_phrase_44k.wav", 4.0, &wav);
     let csv = dir.path().join("violin.csv");
-    let out = ddsp(&["analyze", wav.to_str().unwrap(), "-o", csv.to_str().unwrap(), "--harmonics", "40", "--noise-bands", "33"]);
+    let out = ddsp(&[
+        "analyze",
+        wav.to_str().unwrap(),
+        "-o",
+        csv.to_str().unwrap(),
+        "--harmonics",
+        "40",
+        "--noise-bands",
+        "33",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let env = unified_csv::read_path(&csv).unwrap();
     env.validate().unwrap();
@@ -80,8 +90,18 @@ fn the_analysis_rate_and_frame_rate_can_be_chosen() {
     excerpt("flute_phrase_44k.wav", 1.0, &wav);
     let csv = dir.path().join("flute.csv");
     let out = ddsp(&[
-        "analyze", wav.to_str().unwrap(), "-o", csv.to_str().unwrap(),
-        "--sample-rate", "16000", "--frame-rate", "250", "--harmonics", "20", "--noise-bands", "65",
+        "analyze",
+        wav.to_str().unwrap(),
+        "-o",
+        csv.to_str().unwrap(),
+        "--sample-rate",
+        "16000",
+        "--frame-rate",
+        "250",
+        "--harmonics",
+        "20",
+        "--noise-bands",
+        "65",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let env = unified_csv::read_path(&csv).unwrap();
@@ -157,7 +177,8 @@ fn f0_of_the_example_recordings_is_stable_and_in_tune() {
         let mut notes: Vec<(usize, usize)> = Vec::new();
         let mut start = 0;
         for i in 1..=cents.len() {
-            let ends = i == cents.len() || !track.voiced[i] || !track.voiced[start] || (cents[i] - cents[start]).abs() > 40.0;
+            let ends =
+                i == cents.len() || !track.voiced[i] || !track.voiced[start] || (cents[i] - cents[start]).abs() > 40.0;
             if ends {
                 if track.voiced[start] && i - start >= 100 {
                     notes.push((start, i));

@@ -22,7 +22,8 @@ fn example(name: &str) -> PathBuf {
 }
 
 fn write_wav(path: &Path, samples: &[f32], sr: u32) {
-    let spec = hound::WavSpec { channels: 1, sample_rate: sr, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec =
+        hound::WavSpec { channels: 1, sample_rate: sr, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     for s in samples {
         w.write_sample((s * 32767.0).round() as i16).unwrap();
@@ -39,7 +40,8 @@ fn excerpt(name: &str, from_s: f64, seconds: f64, to: &Path) {
 }
 
 fn eval_json(reference: &Path, candidate: &Path) -> serde_json::Value {
-    let out = ok(&["eval", "--reference", reference.to_str().unwrap(), "--candidate", candidate.to_str().unwrap(), "--json"]);
+    let out =
+        ok(&["eval", "--reference", reference.to_str().unwrap(), "--candidate", candidate.to_str().unwrap(), "--json"]);
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("eval --json printed invalid JSON ({e}): {out}"))
 }
 
@@ -55,7 +57,14 @@ fn an_analysed_and_rendered_recording_scores_close_to_the_original() {
     excerpt("flute_phrase_44k.wav", 2.0, 3.0, &p("flute.wav"));
     write_wav(&p("silence.wav"), &vec![0.0; 3 * 44100], 44100);
     ok(&["analyze", p("violin.wav").to_str().unwrap(), "-o", p("violin.csv").to_str().unwrap()]);
-    ok(&["render", p("violin.csv").to_str().unwrap(), "-o", p("resynth.wav").to_str().unwrap(), "--sample-rate", "44100"]);
+    ok(&[
+        "render",
+        p("violin.csv").to_str().unwrap(),
+        "-o",
+        p("resynth.wav").to_str().unwrap(),
+        "--sample-rate",
+        "44100",
+    ]);
 
     let resynth = eval_json(&p("violin.wav"), &p("resynth.wav"));
     let other = eval_json(&p("violin.wav"), &p("flute.wav"));
@@ -72,12 +81,20 @@ fn an_analysed_and_rendered_recording_scores_close_to_the_original() {
     assert!(distance(&other) < distance(&silence));
     assert!(resynth["f0_error_cents_median"].as_f64().unwrap() < 10.0, "{resynth}");
     assert!(resynth["loudness_error_db_mean"].as_f64().unwrap() < 3.0, "{resynth}");
-    assert!(resynth["voiced_frames_both"].as_u64().unwrap() > resynth["voiced_frames_reference"].as_u64().unwrap() * 8 / 10);
+    assert!(
+        resynth["voiced_frames_both"].as_u64().unwrap() > resynth["voiced_frames_reference"].as_u64().unwrap() * 8 / 10
+    );
     assert!(silence["f0_error_cents_mean"].is_null());
     assert_eq!(resynth["scales"].as_array().unwrap().len(), 6);
 
     // The same recording scores exactly 0, and the readable table says what each number is.
-    let table = ok(&["eval", "--reference", p("violin.wav").to_str().unwrap(), "--candidate", p("violin.wav").to_str().unwrap()]);
+    let table = ok(&[
+        "eval",
+        "--reference",
+        p("violin.wav").to_str().unwrap(),
+        "--candidate",
+        p("violin.wav").to_str().unwrap(),
+    ]);
     assert!(table.contains("multi-scale spectral distance") && table.contains("0.000"), "{table}");
     for size in ["2048", "1024", "512", "256", "128", "64"] {
         assert!(table.contains(size), "{table}");

@@ -97,8 +97,25 @@ fn quarter_tone_centre_anchor_int24_at_another_rate() {
     std::fs::write(&csv, seed_layout_csv()).unwrap();
     let wav = dir.join("out.wav");
     let out = ddsp(&[
-        "render", path_str(&csv), "-o", path_str(&wav), "--tet", "24", "--pitch", "-1", "--stretch", "0.5",
-        "--anchor", "center", "--format", "int24", "--sample-rate", "44100", "--loop", "--seconds", "2",
+        "render",
+        path_str(&csv),
+        "-o",
+        path_str(&wav),
+        "--tet",
+        "24",
+        "--pitch",
+        "-1",
+        "--stretch",
+        "0.5",
+        "--anchor",
+        "center",
+        "--format",
+        "int24",
+        "--sample-rate",
+        "44100",
+        "--loop",
+        "--seconds",
+        "2",
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let (samples, rate, _) = read_wav_f32(&wav).unwrap();
@@ -141,7 +158,9 @@ fn an_out_of_range_flag_names_the_flag_and_the_range() {
     let csv = dir.join("seed.csv");
     std::fs::write(&csv, seed_layout_csv()).unwrap();
     let wav = dir.join("out.wav");
-    for (flag, value, range) in [("--stretch", "9", "0.25..=4"), ("--pitch", "-60", "-48..=48"), ("--tet", "0", "1..=96")] {
+    for (flag, value, range) in
+        [("--stretch", "9", "0.25..=4"), ("--pitch", "-60", "-48..=48"), ("--tet", "0", "1..=96")]
+    {
         let out = ddsp(&["render", path_str(&csv), "-o", path_str(&wav), flag, value]);
         assert!(!out.status.success());
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -9,12 +9,8 @@ use cli_tools_support::*;
 /// The shell lines of the recipe block (comments and blank lines dropped).
 fn recipe_lines() -> Vec<String> {
     let doc = std::fs::read_to_string(repo_root().join("docs/TOOLS.md")).unwrap();
-    let start = doc
-        .find("<!-- recipe:start")
-        .expect("docs/TOOLS.md has a recipe:start marker");
-    let end = doc
-        .find("<!-- recipe:end")
-        .expect("docs/TOOLS.md has a recipe:end marker");
+    let start = doc.find("<!-- recipe:start").expect("docs/TOOLS.md has a recipe:start marker");
+    let end = doc.find("<!-- recipe:end").expect("docs/TOOLS.md has a recipe:end marker");
     doc[start..end]
         .lines()
         .skip(1)
@@ -32,30 +28,19 @@ fn the_tools_recipe_runs_as_written() {
     #[cfg(not(unix))]
     {
         std::fs::create_dir_all(dir.join("examples")).unwrap();
-        std::fs::copy(
-            repo_root().join("examples/violin_phrase_44k.wav"),
-            dir.join("examples/violin_phrase_44k.wav"),
-        )
-        .unwrap();
+        std::fs::copy(repo_root().join("examples/violin_phrase_44k.wav"), dir.join("examples/violin_phrase_44k.wav"))
+            .unwrap();
     }
     let lines = recipe_lines();
-    assert!(
-        lines.iter().filter(|l| l.starts_with("ddsp ")).count() >= 5,
-        "{lines:?}"
-    );
+    assert!(lines.iter().filter(|l| l.starts_with("ddsp ")).count() >= 5, "{lines:?}");
     for line in &lines {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
-            ["mkdir", "-p", folders @ ..] => folders
-                .iter()
-                .for_each(|f| std::fs::create_dir_all(dir.join(f)).unwrap()),
+            ["mkdir", "-p", folders @ ..] => folders.iter().for_each(|f| std::fs::create_dir_all(dir.join(f)).unwrap()),
             ["ddsp", args @ ..] => {
                 ddsp_ok(&dir, args);
-                let output = args
-                    .iter()
-                    .position(|&a| a == "-o")
-                    .map(|i| args[i + 1])
-                    .expect("every recipe command names -o");
+                let output =
+                    args.iter().position(|&a| a == "-o").map(|i| args[i + 1]).expect("every recipe command names -o");
                 if output.ends_with(".wav") {
                     let wav = hound::WavReader::open(dir.join(output)).unwrap();
                     let seconds = wav.duration() as f64 / f64::from(wav.spec().sample_rate);
@@ -63,11 +48,7 @@ fn the_tools_recipe_runs_as_written() {
                 } else {
                     let env = read_csv(&dir.join(output));
                     env.validate().unwrap();
-                    assert!(
-                        env.frame_count() > 1000,
-                        "{line}: only {} frames",
-                        env.frame_count()
-                    );
+                    assert!(env.frame_count() > 1000, "{line}: only {} frames", env.frame_count());
                 }
             }
             _ => panic!("docs/TOOLS.md recipe line the test cannot run: {line}"),

@@ -14,11 +14,7 @@ fn ddsp() -> Command {
 /// `ddsp train WAV --out RUN --steps STEPS --no-export`; tests add `TINY`, `--resume` and the like.
 fn train(wav: &Path, run: &Path, steps: usize) -> Command {
     let mut command = ddsp();
-    command.arg("train").arg(wav).arg("--out").arg(run).args([
-        "--steps",
-        &steps.to_string(),
-        "--no-export",
-    ]);
+    command.arg("train").arg(wav).arg("--out").arg(run).args(["--steps", &steps.to_string(), "--no-export"]);
     command
 }
 
@@ -33,31 +29,19 @@ fn temp_dir(name: &str) -> PathBuf {
 /// vibrato, a swelling envelope, breath noise, and a silent second at the end.
 fn write_tone(path: &Path) {
     let sr = 22050u32;
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: sr,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
+    let spec =
+        hound::WavSpec { channels: 1, sample_rate: sr, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     let mut phase = 0.0f64;
     let mut noise_state = 1u32;
     for n in 0..6 * sr {
         let t = n as f64 / sr as f64;
         let voiced = t < 5.0;
-        let f0 = 220.0
-            * (1.0 + 0.5 * (t / 5.0).min(1.0))
-            * (1.0 + 0.01 * (std::f64::consts::TAU * 5.5 * t).sin());
+        let f0 = 220.0 * (1.0 + 0.5 * (t / 5.0).min(1.0)) * (1.0 + 0.01 * (std::f64::consts::TAU * 5.5 * t).sin());
         phase += std::f64::consts::TAU * f0 / sr as f64;
-        let env = if voiced {
-            0.3 * (0.6 + 0.4 * (std::f64::consts::TAU * 0.5 * t).sin())
-        } else {
-            0.0
-        };
+        let env = if voiced { 0.3 * (0.6 + 0.4 * (std::f64::consts::TAU * 0.5 * t).sin()) } else { 0.0 };
         let tone: f64 = (1..=5).map(|k| (k as f64 * phase).sin() / k as f64).sum();
-        noise_state = noise_state
-            .wrapping_mul(1_664_525)
-            .wrapping_add(1_013_904_223);
+        noise_state = noise_state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
         let noise = (noise_state >> 8) as f64 / (1u32 << 24) as f64 - 0.5;
         let s = env * (tone + 0.05 * noise);
         w.write_sample((s * 32767.0 * 0.8) as i16).unwrap();
@@ -103,38 +87,17 @@ fn tiny_run_lowers_the_loss_resumes_and_exports() {
     let out = train(&wav, &run, 60).args(TINY).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    for f in [
-        "config.json",
-        "model.bpk",
-        "checkpoint.bin",
-        "loss.csv",
-        "loss.png",
-        "features.cache",
-    ] {
+    for f in ["config.json", "model.bpk", "checkpoint.bin", "loss.csv", "loss.png", "features.cache"] {
         assert!(run.join(f).is_file(), "{f} missing; {stderr}");
     }
     let log = losses(&run);
-    assert_eq!(
-        log.iter().map(|e| e.0).collect::<Vec<_>>(),
-        (1..=60).collect::<Vec<_>>()
-    );
+    assert_eq!(log.iter().map(|e| e.0).collect::<Vec<_>>(), (1..=60).collect::<Vec<_>>());
     let first: f32 = log[..5].iter().map(|e| e.1).sum::<f32>() / 5.0;
     let last: f32 = log[55..].iter().map(|e| e.1).sum::<f32>() / 5.0;
-    assert!(
-        last < 0.9 * first,
-        "loss must fall: first {first}, last {last}"
-    );
+    assert!(last < 0.9 * first, "loss must fall: first {first}, last {last}");
 
     // A second run without --resume must not clobber the model.
-    let again = ddsp()
-        .args([
-            "train",
-            wav.to_str().unwrap(),
-            "--out",
-            run.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let again = ddsp().args(["train", wav.to_str().unwrap(), "--out", run.to_str().unwrap()]).output().unwrap();
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("--resume"));
 
@@ -142,10 +105,7 @@ fn tiny_run_lowers_the_loss_resumes_and_exports() {
     let out = train(&wav, &run, 70).arg("--resume").output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("reusing"),
-        "features must come from the cache: {stderr}"
-    );
+    assert!(stderr.contains("reusing"), "features must come from the cache: {stderr}");
     let resumed = losses(&run);
     assert_eq!(resumed.len(), 70);
     assert_eq!(&resumed[..60], &log[..]);
@@ -156,10 +116,7 @@ fn tiny_run_lowers_the_loss_resumes_and_exports() {
     );
 
     // Export: npz keys and shapes, previews, CSVs, report.
-    let out = ddsp()
-        .args(["export", "--run", run.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = ddsp().args(["export", "--run", run.to_str().unwrap()]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let folder = run.join("export").join("tone");
@@ -172,18 +129,13 @@ fn tiny_run_lowers_the_loss_resumes_and_exports() {
         let frames = npz.frame_count();
         assert_eq!(npz.f0_hz_frames.len(), frames);
         assert_eq!(npz.noise_magnitudes_frames.len(), frames * 65);
-        assert_eq!(
-            npz.row_count(),
-            frames * 320,
-            "sample resolution, as the original"
-        );
+        assert_eq!(npz.row_count(), frames * 320, "sample resolution, as the original");
         for suffix in ["1oscbank", "1noise", "1oscbank_noise"] {
             let reader = hound::WavReader::open(folder.join(format!("{c}_{suffix}.wav"))).unwrap();
             assert_eq!(reader.spec().sample_rate, 16000);
             assert_eq!(reader.duration() as usize, frames * 320);
         }
-        let csv =
-            ddsp_shared::unified_csv::read_path(&folder.join(format!("{c}_unified.csv"))).unwrap();
+        let csv = ddsp_shared::unified_csv::read_path(&folder.join(format!("{c}_unified.csv"))).unwrap();
         assert_eq!(csv.frame_count(), frames);
     }
     let first_chunk = EnvelopeArchive::read(&folder.join("chunk_00_envelopes.npz")).unwrap();
@@ -192,17 +144,10 @@ fn tiny_run_lowers_the_loss_resumes_and_exports() {
     assert_eq!(whole.frame_count(), 300);
     assert_eq!((whole.harmonic_count, whole.noise_band_count), (60, 65));
     // The model hears the tone: harmonics sound where the tone plays, over 200 Hz.
-    assert!(
-        whole.f0_hz[50] > 200.0 && whole.f0_hz[50] < 300.0,
-        "f0 {}",
-        whole.f0_hz[50]
-    );
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(run.join("report.json")).unwrap()).unwrap();
+    assert!(whole.f0_hz[50] > 200.0 && whole.f0_hz[50] < 300.0, "f0 {}", whole.f0_hz[50]);
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["files"].as_array().unwrap().len(), 1);
-    assert!(std::fs::read_to_string(run.join("report.md"))
-        .unwrap()
-        .contains("tone.wav"));
+    assert!(std::fs::read_to_string(run.join("report.md")).unwrap().contains("tone.wav"));
 
     // Thinned CSV through the export options.
     let out = ddsp()
@@ -219,20 +164,9 @@ fn tiny_run_lowers_the_loss_resumes_and_exports() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let thin = ddsp_shared::unified_csv::read_path(&folder.join("tone_unified.csv")).unwrap();
-    assert_eq!(
-        (
-            thin.frame_count(),
-            thin.harmonic_count,
-            thin.noise_band_count
-        ),
-        (150, 10, 8)
-    );
+    assert_eq!((thin.frame_count(), thin.harmonic_count, thin.noise_band_count), (150, 10, 8));
 
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -246,11 +180,7 @@ fn same_seed_gives_the_same_run() {
     for name in ["a", "b"] {
         let run = dir.join(name);
         let out = train(&wav, &run, 5).args(TINY).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         logs.push(losses(&run));
     }
     assert_eq!(logs[0], logs[1]);
@@ -262,15 +192,8 @@ fn bad_inputs_get_clear_errors() {
     let dir = temp_dir("bad");
     let empty = dir.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let out = ddsp()
-        .args([
-            "train",
-            empty.to_str().unwrap(),
-            "--out",
-            dir.join("r").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out =
+        ddsp().args(["train", empty.to_str().unwrap(), "--out", dir.join("r").to_str().unwrap()]).output().unwrap();
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("no audio found"),
@@ -287,19 +210,11 @@ fn bad_inputs_get_clear_errors() {
     };
     let mut w = hound::WavWriter::create(&short, spec).unwrap();
     for n in 0..8000 {
-        w.write_sample(((n as f32 * 0.1).sin() * 8000.0) as i16)
-            .unwrap();
+        w.write_sample(((n as f32 * 0.1).sin() * 8000.0) as i16).unwrap();
     }
     w.finalize().unwrap();
-    let out = ddsp()
-        .args([
-            "train",
-            short.to_str().unwrap(),
-            "--out",
-            dir.join("r").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out =
+        ddsp().args(["train", short.to_str().unwrap(), "--out", dir.join("r").to_str().unwrap()]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("too short"), "{stderr}");
@@ -310,15 +225,8 @@ fn bad_inputs_get_clear_errors() {
         w.write_sample(0i16).unwrap();
     }
     w.finalize().unwrap();
-    let out = ddsp()
-        .args([
-            "train",
-            silent.to_str().unwrap(),
-            "--out",
-            dir.join("r").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out =
+        ddsp().args(["train", silent.to_str().unwrap(), "--out", dir.join("r").to_str().unwrap()]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("silent"), "{stderr}");
@@ -332,24 +240,14 @@ fn ctrl_c_writes_a_final_checkpoint() {
     let wav = dir.join("tone.wav");
     write_tone(&wav);
     let run = dir.join("run");
-    let child = train(&wav, &run, 100000)
-        .args(TINY)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = train(&wav, &run, 100000).args(TINY).stderr(std::process::Stdio::piped()).spawn().unwrap();
     // Wait for the first checkpoint (step 10), then interrupt.
     let start = std::time::Instant::now();
     while !run.join("loss.csv").exists() {
-        assert!(
-            start.elapsed().as_secs() < 120,
-            "no checkpoint after 2 minutes"
-        );
+        assert!(start.elapsed().as_secs() < 120, "no checkpoint after 2 minutes");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -359,15 +257,8 @@ fn ctrl_c_writes_a_final_checkpoint() {
     assert!(log.len() >= 10 && log.len() < 100000);
     // The checkpoint holds the last step: resuming continues right after it.
     let last = log.last().unwrap().0;
-    let out = train(&wav, &run, last + 2)
-        .arg("--resume")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = train(&wav, &run, last + 2).arg("--resume").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(losses(&run).last().unwrap().0, last + 2);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -522,7 +522,8 @@ pub fn spectrum(samples: &[f32]) -> Vec<f32> {
 /// Frequency of the strongest spectral peak of `samples`, Hz (parabolic interpolation).
 pub fn peak_hz(samples: &[f32]) -> f64 {
     let mags = spectrum(samples);
-    let (k, _) = mags.iter().enumerate().skip(1).fold((0, 0.0f32), |best, (k, &m)| if m > best.1 { (k, m) } else { best });
+    let (k, _) =
+        mags.iter().enumerate().skip(1).fold((0, 0.0f32), |best, (k, &m)| if m > best.1 { (k, m) } else { best });
     let (a, b, c) = (mags[k - 1] as f64, mags[k] as f64, mags[k + 1] as f64);
     let offset = 0.5 * (a - c) / (a - 2.0 * b + c);
     (k as f64 + offset) * SAMPLE_RATE_HZ / samples.len() as f64

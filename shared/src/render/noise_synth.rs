@@ -123,7 +123,8 @@ impl NoiseSynth {
         let last_bin = self.spectrum.len() - 1;
         let mut band = 0;
         for (k, bin) in self.spectrum.iter_mut().enumerate() {
-            let magnitude = if silent { 0.0 } else { magnitude_at(k as f32 * self.bin_hz, centres_hz, mags, &mut band) };
+            let magnitude =
+                if silent { 0.0 } else { magnitude_at(k as f32 * self.bin_hz, centres_hz, mags, &mut band) };
             let (re, im) = self.rng.bipolar_pair();
             *bin = if k == 0 || k == last_bin {
                 // DC and Nyquist bins of a real signal are real.

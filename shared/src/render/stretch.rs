@@ -52,10 +52,11 @@ fn fast_log2(x: f32) -> f32 {
     let bits = x.to_bits();
     let exponent = ((bits >> 23) & 0xff) as i32 - 127;
     let mantissa = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000); // 1..2
-    // ln(m) = 2 atanh(t), t = (m - 1) / (m + 1) in 0..1/3.
+                                                                       // ln(m) = 2 atanh(t), t = (m - 1) / (m + 1) in 0..1/3.
     let t = (mantissa - 1.0) / (mantissa + 1.0);
     let t2 = t * t;
-    let series = t * (1.0 + t2 * (1.0 / 3.0 + t2 * (1.0 / 5.0 + t2 * (1.0 / 7.0 + t2 * (1.0 / 9.0 + t2 * (1.0 / 11.0))))));
+    let series =
+        t * (1.0 + t2 * (1.0 / 3.0 + t2 * (1.0 / 5.0 + t2 * (1.0 / 7.0 + t2 * (1.0 / 9.0 + t2 * (1.0 / 11.0))))));
     exponent as f32 + series * (2.0 * std::f32::consts::LOG2_E)
 }
 
@@ -66,7 +67,10 @@ fn fast_exp2(y: f32) -> f32 {
     // Nearest integer without `round` (not in baseline SSE2): y + 128.5 is positive.
     let n = (y + 128.5) as i32 - 128;
     let f = (y - n as f32) * std::f32::consts::LN_2; // |f| <= ln2 / 2
-    let e_f = 1.0 + f * (1.0 + f * (0.5 + f * (1.0 / 6.0 + f * (1.0 / 24.0 + f * (1.0 / 120.0 + f * (1.0 / 720.0 + f * (1.0 / 5040.0)))))));
+    let e_f = 1.0
+        + f * (1.0
+            + f * (0.5
+                + f * (1.0 / 6.0 + f * (1.0 / 24.0 + f * (1.0 / 120.0 + f * (1.0 / 720.0 + f * (1.0 / 5040.0)))))));
     e_f * f32::from_bits(((n + 127) as u32) << 23)
 }
 

@@ -17,9 +17,7 @@ use anyhow::{bail, Context};
 pub fn read_wav_mono(path: &Path) -> anyhow::Result<(Vec<f32>, u32)> {
     let name = path.display();
     let reader = hound::WavReader::open(path).map_err(|err| match err {
-        hound::Error::IoError(io) => {
-            anyhow::Error::new(io).context(format!("cannot open {name}"))
-        }
+        hound::Error::IoError(io) => anyhow::Error::new(io).context(format!("cannot open {name}")),
         other => anyhow::anyhow!(
             "{name} is not a WAV file hound can read ({other}); expected RIFF/WAVE audio with \
              8/16/24/32-bit PCM or 32-bit float samples"
@@ -80,10 +78,7 @@ fn read_interleaved_f32<R: std::io::Read>(mut reader: hound::WavReader<R>) -> an
         (hound::SampleFormat::Int, bits @ 1..=32) => {
             // hound sign-extends every integer kind (8-bit unsigned included) into i32.
             let scale = 1.0 / (1u64 << (bits - 1)) as f64;
-            reader
-                .samples::<i32>()
-                .map(|s| s.map(|v| (f64::from(v) * scale) as f32))
-                .collect()
+            reader.samples::<i32>().map(|s| s.map(|v| (f64::from(v) * scale) as f32)).collect()
         }
         (format, bits) => {
             bail!("unsupported sample format {format:?} with {bits} bits; expected 8/16/24/32-bit PCM or 32-bit float")
@@ -103,10 +98,7 @@ fn mix_to_mono(interleaved: &[f32], channels: usize) -> Vec<f32> {
         return interleaved.to_vec();
     }
     let scale = 1.0 / channels as f32;
-    interleaved
-        .chunks_exact(channels)
-        .map(|frame| frame.iter().sum::<f32>() * scale)
-        .collect()
+    interleaved.chunks_exact(channels).map(|frame| frame.iter().sum::<f32>() * scale).collect()
 }
 
 #[cfg(test)]
@@ -156,11 +148,7 @@ mod tests {
             let (decoded, rate) = read_wav_mono(&path).unwrap();
             assert_eq!(rate, 22050);
             assert_eq!(decoded.len(), signal.len());
-            let worst = decoded
-                .iter()
-                .zip(&signal)
-                .map(|(d, s)| (f64::from(*d) - s).abs())
-                .fold(0.0, f64::max);
+            let worst = decoded.iter().zip(&signal).map(|(d, s)| (f64::from(*d) - s).abs()).fold(0.0, f64::max);
             assert!(worst <= tolerance, "{bits}-bit {format:?}: worst error {worst}");
         }
     }

@@ -24,9 +24,8 @@ pub fn resample(samples: &[f32], from_hz: u32, to_hz: u32) -> anyhow::Result<Vec
     if from_hz == to_hz || samples.is_empty() {
         return Ok(samples.to_vec());
     }
-    let mut resampler =
-        Fft::<f32>::new(from_hz as usize, to_hz as usize, CHUNK_FRAMES, 1, FixedSync::Both)
-            .with_context(|| format!("cannot set up a resampler from {from_hz} Hz to {to_hz} Hz"))?;
+    let mut resampler = Fft::<f32>::new(from_hz as usize, to_hz as usize, CHUNK_FRAMES, 1, FixedSync::Both)
+        .with_context(|| format!("cannot set up a resampler from {from_hz} Hz to {to_hz} Hz"))?;
     let input = InterleavedSlice::new(samples, 1, samples.len())
         .map_err(|e| anyhow::anyhow!("cannot wrap {} samples for resampling: {e}", samples.len()))?;
     let output = resampler

@@ -72,9 +72,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let rate = args.sample_rate.unwrap_or(file_rate);
     ensure!(rate >= 1000, "--sample-rate must be at least 1000 Hz, got {rate}");
     let grid = match args.frame_rate {
-        Some(fr) => FrameGrid::new(rate, fr).with_context(|| {
-            format!("cannot analyse {} at {fr} frames per second", args.input.display())
-        })?,
+        Some(fr) => FrameGrid::new(rate, fr)
+            .with_context(|| format!("cannot analyse {} at {fr} frames per second", args.input.display()))?,
         None => FrameGrid::nearest(rate, DEFAULT_FRAME_RATE_HZ)?,
     };
     let samples = resample(&samples, file_rate, rate)

@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use ddsp_trainer::tools::combine::{combine, Chunk};
 use ddsp_trainer::tools::io::{
-    describe, format_of, items_bar, read_envelope, refuse_to_overwrite_inputs, write_envelope,
-    Format,
+    describe, format_of, items_bar, read_envelope, refuse_to_overwrite_inputs, write_envelope, Format,
 };
 use ddsp_trainer::tools::natural_sort::sort_paths_naturally;
 
@@ -34,12 +33,8 @@ fn files_in(folder: &Path, output: &Path) -> Result<Vec<PathBuf>> {
     let mut npz = Vec::new();
     let mut csv = Vec::new();
     let output = output.canonicalize().ok();
-    for entry in std::fs::read_dir(folder)
-        .with_context(|| format!("cannot list the folder {}", folder.display()))?
-    {
-        let path = entry
-            .with_context(|| format!("cannot list the folder {}", folder.display()))?
-            .path();
+    for entry in std::fs::read_dir(folder).with_context(|| format!("cannot list the folder {}", folder.display()))? {
+        let path = entry.with_context(|| format!("cannot list the folder {}", folder.display()))?.path();
         if !path.is_file() || path.canonicalize().ok() == output {
             continue;
         }
@@ -51,10 +46,7 @@ fn files_in(folder: &Path, output: &Path) -> Result<Vec<PathBuf>> {
     }
     let files = if npz.is_empty() { csv } else { npz };
     if files.is_empty() {
-        bail!(
-            "the folder {} holds no .npz or .csv chunks",
-            folder.display()
-        );
+        bail!("the folder {} holds no .npz or .csv chunks", folder.display());
     }
     Ok(files)
 }
@@ -73,20 +65,12 @@ pub fn run(args: Args) -> Result<()> {
     let bar = items_bar(paths.len(), 4, "reading chunks");
     let mut chunks = Vec::with_capacity(paths.len());
     for path in &paths {
-        chunks.push(Chunk {
-            name: path.display().to_string(),
-            envelope: read_envelope(path)?,
-        });
+        chunks.push(Chunk { name: path.display().to_string(), envelope: read_envelope(path)? });
         bar.inc(1);
     }
     bar.finish_and_clear();
     let out = combine(&chunks)?;
     write_envelope(&out, &args.output)?;
-    println!(
-        "wrote {} from {} chunks: {}",
-        args.output.display(),
-        chunks.len(),
-        describe(&out)
-    );
+    println!("wrote {} from {} chunks: {}", args.output.display(), chunks.len(), describe(&out));
     Ok(())
 }

@@ -9,9 +9,7 @@ use ddsp_trainer::tools::combine::{combine, Chunk};
 use ddsp_trainer::tools::downsample::downsample;
 
 use super::thinning::ThinningArgs;
-use ddsp_trainer::tools::io::{
-    describe, format_of, items_bar, refuse_to_overwrite_inputs, write_envelope, Format,
-};
+use ddsp_trainer::tools::io::{describe, format_of, items_bar, refuse_to_overwrite_inputs, write_envelope, Format};
 use ddsp_trainer::tools::natural_sort::sort_paths_naturally;
 
 /// Export envelope archives (.npz) to one unified CSV.
@@ -58,23 +56,12 @@ pub fn run(args: Args) -> Result<()> {
             anyhow::bail!("{} is not an .npz envelope archive (ddsp csv exports archives; ddsp downsample and ddsp combine take CSVs)", path.display());
         }
         let archive = EnvelopeArchive::read(path)?;
-        let envelope = if args.full_resolution {
-            archive.to_envelope_full_resolution()
-        } else {
-            archive.to_envelope()
-        };
-        chunks.push(Chunk {
-            name: path.display().to_string(),
-            envelope: downsample(&envelope, &options),
-        });
+        let envelope = if args.full_resolution { archive.to_envelope_full_resolution() } else { archive.to_envelope() };
+        chunks.push(Chunk { name: path.display().to_string(), envelope: downsample(&envelope, &options) });
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let envelope = if chunks.len() == 1 {
-        chunks.remove(0).envelope
-    } else {
-        combine(&chunks)?
-    };
+    let envelope = if chunks.len() == 1 { chunks.remove(0).envelope } else { combine(&chunks)? };
     write_envelope(&envelope, &args.output)?;
     println!("wrote {}: {}", args.output.display(), describe(&envelope));
     Ok(())

@@ -6,9 +6,7 @@ use anyhow::{bail, Result};
 use ddsp_trainer::tools::downsample::downsample;
 
 use super::thinning::ThinningArgs;
-use ddsp_trainer::tools::io::{
-    describe, read_envelope, refuse_to_overwrite_inputs, write_envelope,
-};
+use ddsp_trainer::tools::io::{describe, read_envelope, refuse_to_overwrite_inputs, write_envelope};
 
 /// Shrink a unified CSV (or .npz archive): fewer frames, harmonics or noise bands.
 #[derive(clap::Args, Debug)]

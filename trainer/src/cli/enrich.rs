@@ -5,9 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use ddsp_trainer::tools::enrich::{enrich, EnrichOptions, DEFAULT_MAX_HARMONICS};
-use ddsp_trainer::tools::io::{
-    describe, read_envelope, refuse_to_overwrite_inputs, write_envelope,
-};
+use ddsp_trainer::tools::io::{describe, read_envelope, refuse_to_overwrite_inputs, write_envelope};
 
 /// Extend the 8 kHz DDSP bandwidth to the Nyquist of a higher sample rate.
 #[derive(clap::Args, Debug)]
@@ -46,8 +44,7 @@ pub fn run(args: Args) -> Result<()> {
         source_bandwidth_hz: args.source_bandwidth,
         max_harmonics: args.max_harmonics,
     };
-    let out = enrich(&envelope, &options)
-        .map_err(|e| e.context(format!("cannot enrich {}", args.input.display())))?;
+    let out = enrich(&envelope, &options).map_err(|e| e.context(format!("cannot enrich {}", args.input.display())))?;
     write_envelope(&out, &args.output)?;
     println!("wrote {}: {}", args.output.display(), describe(&out));
     Ok(())

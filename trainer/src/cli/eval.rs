@@ -38,7 +38,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (candidate, candidate_rate) = read_wav_mono(&args.candidate)?;
     let largest_fft = FFT_SIZES[0];
     require_min_len(&args.reference, reference.len(), rate, largest_fft)?;
-    require_min_len(&args.candidate, candidate.len(), candidate_rate, largest_fft * candidate_rate as usize / rate as usize)?;
+    require_min_len(
+        &args.candidate,
+        candidate.len(),
+        candidate_rate,
+        largest_fft * candidate_rate as usize / rate as usize,
+    )?;
     let candidate = resample(&candidate, candidate_rate, rate).with_context(|| {
         format!("cannot resample {} from {candidate_rate} Hz to {rate} Hz", args.candidate.display())
     })?;

@@ -55,24 +55,14 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let paths = RunPaths::new(&args.run);
     let inputs = if args.audio.is_empty() {
-        let text = std::fs::read(paths.inputs()).with_context(|| {
-            format!(
-                "cannot read {} (give the recordings with --audio)",
-                paths.inputs().display()
-            )
-        })?;
+        let text = std::fs::read(paths.inputs())
+            .with_context(|| format!("cannot read {} (give the recordings with --audio)", paths.inputs().display()))?;
         serde_json::from_slice::<Vec<PathBuf>>(&text)
             .with_context(|| format!("{} is not a list of files", paths.inputs().display()))?
     } else {
         args.audio.clone()
     };
-    let summary = export_run(
-        &paths,
-        &inputs,
-        &ExportOptions {
-            csv: args.csv.to_options(),
-        },
-    )?;
+    let summary = export_run(&paths, &inputs, &ExportOptions { csv: args.csv.to_options() })?;
     eprintln!("{summary}");
     Ok(())
 }

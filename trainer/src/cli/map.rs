@@ -4,9 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use ddsp_trainer::tools::io::{
-    describe, read_envelope, refuse_to_overwrite_inputs, write_envelope,
-};
+use ddsp_trainer::tools::io::{describe, read_envelope, refuse_to_overwrite_inputs, write_envelope};
 use ddsp_trainer::tools::map::{map_to_target, TargetSpectrum};
 
 /// Map learned partials onto a target spectrum of frequency ratios.

@@ -4,9 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use ddsp_trainer::tools::io::{
-    describe, read_envelope, refuse_to_overwrite_inputs, write_envelope,
-};
+use ddsp_trainer::tools::io::{describe, read_envelope, refuse_to_overwrite_inputs, write_envelope};
 use ddsp_trainer::tools::modify::{modify, ModifyOptions, PartialMap, TimeChange};
 
 /// Reshape envelopes: frequency range, duration, fixed pitch, partial remapping.
@@ -72,8 +70,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     refuse_to_overwrite_inputs(&[&args.input], &args.output)?;
     let envelope = read_envelope(&args.input)?;
-    let out = modify(&envelope, &options)
-        .map_err(|e| e.context(format!("cannot modify {}", args.input.display())))?;
+    let out = modify(&envelope, &options).map_err(|e| e.context(format!("cannot modify {}", args.input.display())))?;
     write_envelope(&out, &args.output)?;
     println!("wrote {}: {}", args.output.display(), describe(&out));
     Ok(())

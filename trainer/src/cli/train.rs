@@ -89,9 +89,7 @@ pub struct Args {
 
 impl Args {
     fn config(&self, gpu: bool) -> TrainConfig {
-        let preset = self
-            .preset
-            .unwrap_or(if gpu { Preset::Full } else { Preset::Quick });
+        let preset = self.preset.unwrap_or(if gpu { Preset::Full } else { Preset::Quick });
         let mut c = TrainConfig::preset(preset);
         macro_rules! set {
             ($($field:ident <- $arg:ident),*) => {$( if let Some(v) = self.$arg { c.$field = v; } )*};
@@ -110,9 +108,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let paths = RunPaths::new(&args.out);
     let selected = select(args.device)?;
     let config = if args.resume {
-        let mut c = TrainConfig::load(paths.config()).map_err(|e| {
-            anyhow::anyhow!("--resume: cannot read {}: {e}", paths.config().display())
-        })?;
+        let mut c = TrainConfig::load(paths.config())
+            .map_err(|e| anyhow::anyhow!("--resume: cannot read {}: {e}", paths.config().display()))?;
         if let Some(steps) = args.steps {
             c.steps = steps;
         }
@@ -127,8 +124,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.config(selected.is_gpu)
     };
     config.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
 
     let files = collect_wav_files(&args.inputs)?;
     let cached = paths.feature_cache().exists();
@@ -162,11 +158,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         eprintln!("\nstopping after this step and writing a checkpoint (Ctrl-C again to quit now)");
     });
-    let options = TrainOptions {
-        resume: args.resume,
-        progress: true,
-        interrupt,
-    };
+    let options = TrainOptions { resume: args.resume, progress: true, interrupt };
     let outcome = train(&config, &dataset, &paths, &selected.device, &options)?;
     if outcome.steps_this_run > 0 {
         let per_step = outcome.seconds_this_run / outcome.steps_this_run as f64;
@@ -193,9 +185,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.no_export {
         return Ok(());
     }
-    let export = ExportOptions {
-        csv: args.csv.to_options(),
-    };
+    let export = ExportOptions { csv: args.csv.to_options() };
     let written = export_run(&paths, &files, &export)?;
     eprintln!("{written}");
     Ok(())

@@ -33,26 +33,9 @@ pub struct Args {
 
 /// Runs `ddsp transfer`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let csv = args
-        .csv
-        .clone()
-        .unwrap_or_else(|| args.output.with_extension("csv"));
-    let options = TransferOptions {
-        pitch_shift_st: args.pitch_shift,
-        loudness_shift_db: args.loudness_shift,
-    };
-    let summary = transfer(
-        &RunPaths::new(&args.run),
-        &args.input,
-        &args.output,
-        &csv,
-        &options,
-    )?;
-    eprintln!(
-        "wrote {} ({:.1} s) and {}",
-        summary.wav.display(),
-        summary.duration_s,
-        summary.csv.display()
-    );
+    let csv = args.csv.clone().unwrap_or_else(|| args.output.with_extension("csv"));
+    let options = TransferOptions { pitch_shift_st: args.pitch_shift, loudness_shift_db: args.loudness_shift };
+    let summary = transfer(&RunPaths::new(&args.run), &args.input, &args.output, &csv, &options)?;
+    eprintln!("wrote {} ({:.1} s) and {}", summary.wav.display(), summary.duration_s, summary.csv.display());
     Ok(())
 }

@@ -14,8 +14,8 @@
 
 use std::sync::Arc;
 
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use realfft::num_complex::Complex32;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 use super::frames::{centred_window_into, FrameGrid};
 
@@ -81,9 +81,8 @@ pub fn estimate_f0(samples: &[f32], sample_rate_hz: u32, frame_rate_hz: f64) -> 
 pub fn estimate_f0_on_grid(samples: &[f32], grid: &FrameGrid, config: &F0Config) -> F0Track {
     let mut yin = Yin::new(grid.sample_rate_hz, config);
     let frame_count = grid.frame_count(samples.len());
-    let mut frames: Vec<FrameCandidates> = (0..frame_count)
-        .map(|i| yin.frame_candidates(samples, grid.centre_sample(i)))
-        .collect();
+    let mut frames: Vec<FrameCandidates> =
+        (0..frame_count).map(|i| yin.frame_candidates(samples, grid.centre_sample(i))).collect();
     let loudest = frames.iter().map(|f| f.mean_square).fold(0.0f32, f32::max);
     let floor = (loudest * 10f32.powf(-SILENCE_BELOW_PEAK_DB / 10.0)).max(SILENCE_MEAN_SQUARE);
     for frame in &mut frames {
@@ -170,8 +169,7 @@ fn viterbi(frames: &[FrameCandidates]) -> Vec<Option<usize>> {
                     (0, _) | (_, 0) => -VOICING_SWITCH_COST,
                     (p, s) => {
                         let cents = 1200.0
-                            * (prev.candidates[p - 1].period_samples / frame.candidates[s - 1].period_samples)
-                                .log2();
+                            * (prev.candidates[p - 1].period_samples / frame.candidates[s - 1].period_samples).log2();
                         -PITCH_CHANGE_COST_PER_CENT * cents.abs()
                     }
                 };
@@ -185,12 +183,7 @@ fn viterbi(frames: &[FrameCandidates]) -> Vec<Option<usize>> {
         scores = next;
         back.push(from);
     }
-    let mut state = scores
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map(|(i, _)| i)
-        .unwrap_or(0);
+    let mut state = scores.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap_or(0);
     let mut path = vec![None; frames.len()];
     for t in (0..frames.len()).rev() {
         path[t] = state.checked_sub(1);
@@ -391,7 +384,13 @@ mod tests {
     use std::f64::consts::TAU;
 
     /// A harmonic tone (1/k amplitudes, up to 10 partials) with sinusoidal vibrato.
-    pub(super) fn vibrato_tone(f0_hz: f64, depth_cents: f64, rate_hz: f64, sr: u32, seconds: f64) -> (Vec<f32>, Vec<f64>) {
+    pub(super) fn vibrato_tone(
+        f0_hz: f64,
+        depth_cents: f64,
+        rate_hz: f64,
+        sr: u32,
+        seconds: f64,
+    ) -> (Vec<f32>, Vec<f64>) {
         let n = (seconds * f64::from(sr)) as usize;
         let mut phase = 0.0f64;
         let mut out = Vec::with_capacity(n);
@@ -444,9 +443,8 @@ mod tests {
         let (tone, _) = vibrato_tone(220.0, 0.0, 1.0, sr, 1.0);
         let signal: Vec<f32> = noise.iter().chain(&vec![0.0; sr as usize]).chain(&tone).copied().collect();
         let track = estimate_f0(&signal, sr, 250.0).unwrap();
-        let voiced_share = |r: std::ops::Range<usize>| {
-            track.voiced[r.clone()].iter().filter(|v| **v).count() as f32 / r.len() as f32
-        };
+        let voiced_share =
+            |r: std::ops::Range<usize>| track.voiced[r.clone()].iter().filter(|v| **v).count() as f32 / r.len() as f32;
         assert!(voiced_share(10..240) < 0.05, "noise voiced {}", voiced_share(10..240));
         assert!(voiced_share(260..490) == 0.0, "silence voiced");
         assert!(voiced_share(510..740) == 1.0, "tone voiced {}", voiced_share(510..740));

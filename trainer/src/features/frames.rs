@@ -93,9 +93,7 @@ fn sample_rates_for(frame_rate_hz: f64) -> Vec<String> {
 fn frame_rates_near(sample_rate_hz: u32, frame_rate_hz: f64) -> Vec<String> {
     let target_hop = f64::from(sample_rate_hz) / frame_rate_hz;
     let mut hops: Vec<u32> = (1..=sample_rate_hz).filter(|h| sample_rate_hz.is_multiple_of(*h)).collect();
-    hops.sort_by(|a, b| {
-        (f64::from(*a) - target_hop).abs().total_cmp(&(f64::from(*b) - target_hop).abs())
-    });
+    hops.sort_by(|a, b| (f64::from(*a) - target_hop).abs().total_cmp(&(f64::from(*b) - target_hop).abs()));
     let mut rates: Vec<u32> = hops.iter().take(4).map(|h| sample_rate_hz / h).collect();
     rates.sort_unstable();
     rates.iter().map(|r| format!("{r}")).collect()

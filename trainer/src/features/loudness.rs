@@ -47,10 +47,8 @@ pub fn loudness_on_grid(samples: &[f32], grid: &FrameGrid, n_fft: usize) -> Vec<
             for (x, w) in frame.iter_mut().zip(&window) {
                 *x *= w;
             }
-            fft.process_with_scratch(&mut frame, &mut spectrum, &mut scratch)
-                .expect("buffer sizes come from the plan");
-            let weighted: f64 =
-                spectrum.iter().zip(&weights).map(|(x, w)| f64::from(x.norm_sqr()) * w).sum();
+            fft.process_with_scratch(&mut frame, &mut spectrum, &mut scratch).expect("buffer sizes come from the plan");
+            let weighted: f64 = spectrum.iter().zip(&weights).map(|(x, w)| f64::from(x.norm_sqr()) * w).sum();
             power_to_db(weighted / bins)
         })
         .collect()

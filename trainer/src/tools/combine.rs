@@ -44,9 +44,7 @@ fn trailing_step(env: &Envelope) -> u64 {
 /// the centre the widest chunk gives it). Metadata other than the rates comes from the first
 /// chunk (without its `frame_step`, which no longer describes the whole).
 pub fn combine(chunks: &[Chunk]) -> Result<Envelope> {
-    let Some(first) = chunks.first() else {
-        bail!("no chunks to combine")
-    };
+    let Some(first) = chunks.first() else { bail!("no chunks to combine") };
     for c in chunks {
         if c.envelope.frame_count() == 0 {
             bail!("{} holds no frames", c.name);
@@ -70,15 +68,8 @@ pub fn combine(chunks: &[Chunk]) -> Result<Envelope> {
             );
         }
     }
-    let h = chunks
-        .iter()
-        .map(|c| c.envelope.harmonic_count)
-        .max()
-        .unwrap_or(0);
-    let widest = chunks
-        .iter()
-        .max_by_key(|c| c.envelope.noise_band_count)
-        .expect("non-empty");
+    let h = chunks.iter().map(|c| c.envelope.harmonic_count).max().unwrap_or(0);
+    let widest = chunks.iter().max_by_key(|c| c.envelope.noise_band_count).expect("non-empty");
     let b = widest.envelope.noise_band_count;
     let total: usize = chunks.iter().map(|c| c.envelope.frame_count()).sum();
     let mut out = Envelope {
@@ -105,12 +96,10 @@ pub fn combine(chunks: &[Chunk]) -> Result<Envelope> {
         let env = &c.envelope;
         let start = env.frame_indices[0];
         for i in 0..env.frame_count() {
-            out.frame_indices
-                .push(offset + env.frame_indices[i] - start);
+            out.frame_indices.push(offset + env.frame_indices[i] - start);
             let f0 = env.f0_hz[i];
             out.f0_hz.push(f0);
-            out.harmonic_freqs_hz
-                .extend_from_slice(env.harmonic_freqs(i));
+            out.harmonic_freqs_hz.extend_from_slice(env.harmonic_freqs(i));
             out.harmonic_amps.extend_from_slice(env.harmonic_amps(i));
             for k in env.harmonic_count..h {
                 out.harmonic_freqs_hz.push(f0 * (k + 1) as f32);
@@ -134,10 +123,7 @@ mod tests {
     use crate::tools::downsample::{downsample, DownsampleOptions};
 
     fn chunk(name: &str, frames: usize, f0: f32) -> Chunk {
-        Chunk {
-            name: name.into(),
-            envelope: Envelope::silent(250.0, 16000.0, frames, 3, 4, f0),
-        }
+        Chunk { name: name.into(), envelope: Envelope::silent(250.0, 16000.0, frames, 3, 4, f0) }
     }
 
     #[test]
@@ -150,18 +136,11 @@ mod tests {
 
     #[test]
     fn downsampled_chunks_keep_their_true_length() {
-        let opts = DownsampleOptions {
-            frame_step: 4,
-            ..Default::default()
-        };
-        let a = Chunk {
-            name: "a".into(),
-            envelope: downsample(&Envelope::silent(250.0, 16000.0, 10, 2, 2, 1.0), &opts),
-        };
-        let b = Chunk {
-            name: "b".into(),
-            envelope: downsample(&Envelope::silent(250.0, 16000.0, 10, 2, 2, 2.0), &opts),
-        };
+        let opts = DownsampleOptions { frame_step: 4, ..Default::default() };
+        let a =
+            Chunk { name: "a".into(), envelope: downsample(&Envelope::silent(250.0, 16000.0, 10, 2, 2, 1.0), &opts) };
+        let b =
+            Chunk { name: "b".into(), envelope: downsample(&Envelope::silent(250.0, 16000.0, 10, 2, 2, 2.0), &opts) };
         let out = combine(&[a, b]).unwrap();
         // Chunk a: indices 0,4,8 of 10 frames → chunk b starts at 12 (8 + step 4).
         assert_eq!(out.frame_indices, vec![0, 4, 8, 12, 16, 20]);
@@ -171,33 +150,21 @@ mod tests {
     fn differing_rates_are_refused_naming_both_files() {
         let mut b = chunk("chunk_2.csv", 2, 100.0);
         b.envelope.sample_rate_hz = 44100.0;
-        let err = combine(&[chunk("chunk_1.csv", 2, 100.0), b])
-            .unwrap_err()
-            .to_string();
+        let err = combine(&[chunk("chunk_1.csv", 2, 100.0), b]).unwrap_err().to_string();
         assert!(
-            err.contains("chunk_2.csv")
-                && err.contains("chunk_1.csv")
-                && err.contains("sample_rate=44100"),
+            err.contains("chunk_2.csv") && err.contains("chunk_1.csv") && err.contains("sample_rate=44100"),
             "{err}"
         );
         let mut c = chunk("chunk_3.csv", 2, 100.0);
         c.envelope.frame_rate_hz = 200.0;
-        let err = combine(&[chunk("chunk_1.csv", 2, 100.0), c])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("chunk_3.csv") && err.contains("frame_rate=200"),
-            "{err}"
-        );
+        let err = combine(&[chunk("chunk_1.csv", 2, 100.0), c]).unwrap_err().to_string();
+        assert!(err.contains("chunk_3.csv") && err.contains("frame_rate=200"), "{err}");
     }
 
     #[test]
     fn narrower_chunks_are_padded_with_silence() {
         let wide = chunk("wide", 1, 100.0);
-        let narrow = Chunk {
-            name: "narrow".into(),
-            envelope: Envelope::silent(250.0, 16000.0, 1, 1, 2, 50.0),
-        };
+        let narrow = Chunk { name: "narrow".into(), envelope: Envelope::silent(250.0, 16000.0, 1, 1, 2, 50.0) };
         let out = combine(&[narrow, wide]).unwrap();
         out.validate().unwrap();
         assert_eq!(out.harmonic_freqs(0), &[50.0, 100.0, 150.0]);

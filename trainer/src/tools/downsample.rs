@@ -26,11 +26,7 @@ pub struct DownsampleOptions {
 
 impl Default for DownsampleOptions {
     fn default() -> Self {
-        Self {
-            frame_step: 1,
-            max_harmonics: None,
-            max_noise_bands: None,
-        }
+        Self { frame_step: 1, max_harmonics: None, max_noise_bands: None }
     }
 }
 
@@ -69,19 +65,15 @@ pub fn downsample(env: &Envelope, options: &DownsampleOptions) -> Envelope {
         band_mags: Vec::with_capacity(kept.len() * b),
     };
     for &i in &kept {
-        out.harmonic_freqs_hz
-            .extend_from_slice(&env.harmonic_freqs(i)[..h]);
-        out.harmonic_amps
-            .extend_from_slice(&env.harmonic_amps(i)[..h]);
-        out.band_centres_hz
-            .extend_from_slice(&env.band_centres(i)[..b]);
+        out.harmonic_freqs_hz.extend_from_slice(&env.harmonic_freqs(i)[..h]);
+        out.harmonic_amps.extend_from_slice(&env.harmonic_amps(i)[..h]);
+        out.band_centres_hz.extend_from_slice(&env.band_centres(i)[..b]);
         out.band_mags.extend_from_slice(&env.band_mags(i)[..b]);
     }
     if options.frame_step > 1 {
         let step = recorded_frame_step(env) * options.frame_step as u64;
         out.extra_metadata.retain(|(k, _)| k != FRAME_STEP_KEY);
-        out.extra_metadata
-            .push((FRAME_STEP_KEY.to_owned(), step.to_string()));
+        out.extra_metadata.push((FRAME_STEP_KEY.to_owned(), step.to_string()));
     }
     out
 }
@@ -104,14 +96,8 @@ mod tests {
     #[test]
     fn kept_frames_keep_their_time_and_values() {
         let env = ramp(10);
-        let out = downsample(
-            &env,
-            &DownsampleOptions {
-                frame_step: 4,
-                max_harmonics: Some(3),
-                max_noise_bands: Some(2),
-            },
-        );
+        let out =
+            downsample(&env, &DownsampleOptions { frame_step: 4, max_harmonics: Some(3), max_noise_bands: Some(2) });
         out.validate().unwrap();
         assert_eq!(out.frame_indices, vec![0, 4, 8]);
         for (j, &i) in [0usize, 4, 8].iter().enumerate() {
@@ -126,20 +112,8 @@ mod tests {
     #[test]
     fn downsampling_twice_multiplies_the_recorded_step_and_keeps_times() {
         let env = ramp(20);
-        let once = downsample(
-            &env,
-            &DownsampleOptions {
-                frame_step: 2,
-                ..Default::default()
-            },
-        );
-        let twice = downsample(
-            &once,
-            &DownsampleOptions {
-                frame_step: 3,
-                ..Default::default()
-            },
-        );
+        let once = downsample(&env, &DownsampleOptions { frame_step: 2, ..Default::default() });
+        let twice = downsample(&once, &DownsampleOptions { frame_step: 3, ..Default::default() });
         assert_eq!(twice.frame_indices, vec![0, 6, 12, 18]);
         assert_eq!(recorded_frame_step(&twice), 6);
         assert_eq!(twice.frame_rate_hz, 250.0);
@@ -150,11 +124,7 @@ mod tests {
         let env = ramp(3);
         let out = downsample(
             &env,
-            &DownsampleOptions {
-                frame_step: 1,
-                max_harmonics: Some(100),
-                max_noise_bands: Some(100),
-            },
+            &DownsampleOptions { frame_step: 1, max_harmonics: Some(100), max_noise_bands: Some(100) },
         );
         assert_eq!(out, env);
     }

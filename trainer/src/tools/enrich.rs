@@ -58,11 +58,7 @@ pub struct EnrichOptions {
 
 impl Default for EnrichOptions {
     fn default() -> Self {
-        Self {
-            sample_rate_hz: 44100.0,
-            source_bandwidth_hz: None,
-            max_harmonics: DEFAULT_MAX_HARMONICS,
-        }
+        Self { sample_rate_hz: 44100.0, source_bandwidth_hz: None, max_harmonics: DEFAULT_MAX_HARMONICS }
     }
 }
 
@@ -85,11 +81,7 @@ fn plan_harmonics(env: &Envelope, i: usize, bandwidth_hz: f64) -> Option<Harmoni
         return None;
     }
     let upper = &learned[(learned.len() / 2).min(learned.len() - 2)..];
-    let slope = SpectralSlope::fit(
-        upper
-            .iter()
-            .map(|&k| (f64::from(freqs[k]), f64::from(amps[k]))),
-    )?;
+    let slope = SpectralSlope::fit(upper.iter().map(|&k| (f64::from(freqs[k]), f64::from(amps[k]))))?;
     let last = *learned.last().expect("at least two");
     let f_last = f64::from(freqs[last]);
     Some(HarmonicPlan {
@@ -112,11 +104,7 @@ fn plan_noise(env: &Envelope, i: usize, bandwidth_hz: f64) -> Option<SpectralSlo
         return None;
     }
     let upper = &learned[(learned.len() / 2).min(learned.len() - 2)..];
-    let slope = SpectralSlope::fit(
-        upper
-            .iter()
-            .map(|&k| (f64::from(centres[k]), f64::from(mags[k]))),
-    )?;
+    let slope = SpectralSlope::fit(upper.iter().map(|&k| (f64::from(centres[k]), f64::from(mags[k]))))?;
     let pivot = f64::from(centres[*learned.last().expect("at least two")]);
     Some(slope.with_slope_at_most(NOISE_MAX_SLOPE_DB_PER_OCTAVE, pivot))
 }
@@ -133,14 +121,9 @@ fn band_spacing_hz(env: &Envelope, i: usize) -> Option<f64> {
 /// Extends `env` to the Nyquist of `options.sample_rate_hz`; see the module docs.
 pub fn enrich(env: &Envelope, options: &EnrichOptions) -> Result<Envelope> {
     let new_nyquist_hz = options.sample_rate_hz / 2.0;
-    let bandwidth_hz = options
-        .source_bandwidth_hz
-        .unwrap_or(env.sample_rate_hz / 2.0);
+    let bandwidth_hz = options.source_bandwidth_hz.unwrap_or(env.sample_rate_hz / 2.0);
     if !(options.sample_rate_hz.is_finite() && options.sample_rate_hz > 0.0) {
-        bail!(
-            "the new sample rate must be a positive number of Hz, got {}",
-            options.sample_rate_hz
-        );
+        bail!("the new sample rate must be a positive number of Hz, got {}", options.sample_rate_hz);
     }
     if !(bandwidth_hz.is_finite() && bandwidth_hz > 0.0) {
         bail!("the source bandwidth must be a positive number of Hz, got {bandwidth_hz}");
@@ -155,9 +138,7 @@ pub fn enrich(env: &Envelope, options: &EnrichOptions) -> Result<Envelope> {
     let h_in = env.harmonic_count;
     let b_in = env.noise_band_count;
 
-    let harmonic_plans: Vec<Option<HarmonicPlan>> = (0..n)
-        .map(|i| plan_harmonics(env, i, bandwidth_hz))
-        .collect();
+    let harmonic_plans: Vec<Option<HarmonicPlan>> = (0..n).map(|i| plan_harmonics(env, i, bandwidth_hz)).collect();
     // The harmonic count reaches Nyquist for COUNT_COVERAGE of the frames with a learned
     // series: the few frames of a tracking error (a sub-octave f0 at an onset) would otherwise
     // triple every frame of the file; they are continued as far as the count reaches.
@@ -181,9 +162,7 @@ pub fn enrich(env: &Envelope, options: &EnrichOptions) -> Result<Envelope> {
         let last_centre = env.band_centres(i).last().map_or(0.0, |&c| f64::from(c));
         let spacing = band_spacing_hz(env, i).or(fallback_spacing);
         let count = match spacing {
-            Some(s) if last_centre < new_nyquist_hz => {
-                ((new_nyquist_hz - last_centre) / s + 1e-9).floor() as usize
-            }
+            Some(s) if last_centre < new_nyquist_hz => ((new_nyquist_hz - last_centre) / s + 1e-9).floor() as usize,
             _ => 0,
         };
         (last_centre, spacing.unwrap_or(1.0), count)
@@ -203,13 +182,8 @@ pub fn enrich(env: &Envelope, options: &EnrichOptions) -> Result<Envelope> {
         band_centres_hz: Vec::with_capacity(n * b),
         band_mags: Vec::with_capacity(n * b),
     };
-    if !out
-        .extra_metadata
-        .iter()
-        .any(|(k, _)| k == ENRICHED_FROM_KEY)
-    {
-        out.extra_metadata
-            .push((ENRICHED_FROM_KEY.to_owned(), env.sample_rate_hz.to_string()));
+    if !out.extra_metadata.iter().any(|(k, _)| k == ENRICHED_FROM_KEY) {
+        out.extra_metadata.push((ENRICHED_FROM_KEY.to_owned(), env.sample_rate_hz.to_string()));
     }
 
     for (i, plan) in harmonic_plans.iter().enumerate() {
@@ -224,11 +198,7 @@ pub fn enrich(env: &Envelope, options: &EnrichOptions) -> Result<Envelope> {
                     let f = (k + 1) as f64 * p.spacing_hz;
                     // Only the new band gets partials: a series that ended below the learned
                     // bandwidth (60 harmonics of a low voice) keeps its silence there.
-                    let amp = if f >= bandwidth_hz && f < new_nyquist_hz {
-                        p.slope.amp_at(f)
-                    } else {
-                        0.0
-                    };
+                    let amp = if f >= bandwidth_hz && f < new_nyquist_hz { p.slope.amp_at(f) } else { 0.0 };
                     out.harmonic_freqs_hz.push(f as f32);
                     out.harmonic_amps.push(amp as f32);
                 }
@@ -244,30 +214,18 @@ pub fn enrich(env: &Envelope, options: &EnrichOptions) -> Result<Envelope> {
         }
 
         let tilt = plan_noise(env, i, bandwidth_hz);
-        let level = |centre_hz: f64| {
-            tilt.map_or(0.0, |t| {
-                if centre_hz <= new_nyquist_hz {
-                    t.amp_at(centre_hz)
-                } else {
-                    0.0
-                }
-            })
-        };
+        let level =
+            |centre_hz: f64| tilt.map_or(0.0, |t| if centre_hz <= new_nyquist_hz { t.amp_at(centre_hz) } else { 0.0 });
         for (k, (&c, &m)) in env.band_centres(i).iter().zip(env.band_mags(i)).enumerate() {
             out.band_centres_hz.push(c);
             let above = f64::from(c) > bandwidth_hz;
-            out.band_mags.push(if above && k > 0 {
-                level(f64::from(c)) as f32
-            } else {
-                m
-            });
+            out.band_mags.push(if above && k > 0 { level(f64::from(c)) as f32 } else { m });
         }
         let (last_centre, spacing, count) = added_bands(i);
         for j in 1..=(b - b_in) {
             let c = last_centre + j as f64 * spacing;
             out.band_centres_hz.push(c as f32);
-            out.band_mags
-                .push(if j <= count { level(c) as f32 } else { 0.0 });
+            out.band_mags.push(if j <= count { level(c) as f32 } else { 0.0 });
         }
     }
     Ok(out)
@@ -285,11 +243,7 @@ mod tests {
         for i in 0..2 {
             for k in 0..60 {
                 let f = env.harmonic_freqs(i)[k];
-                env.harmonic_amps[i * 60 + k] = if f < 8000.0 {
-                    0.2 / (k + 1) as f32
-                } else {
-                    0.0
-                };
+                env.harmonic_amps[i * 60 + k] = if f < 8000.0 { 0.2 / (k + 1) as f32 } else { 0.0 };
             }
             for k in 1..65 {
                 let c = f64::from(env.band_centres(i)[k]);
@@ -315,11 +269,7 @@ mod tests {
             // Partial 80 (16.2 kHz) continues 1/k.
             assert_relative_eq!(out.harmonic_freqs(i)[80], 16200.0, max_relative = 1e-6);
             assert_relative_eq!(out.harmonic_amps(i)[80], 0.2 / 81.0, max_relative = 1e-3);
-            assert!(out
-                .harmonic_freqs(i)
-                .iter()
-                .zip(out.harmonic_amps(i))
-                .all(|(&f, &a)| a == 0.0 || f < 22050.0));
+            assert!(out.harmonic_freqs(i).iter().zip(out.harmonic_amps(i)).all(|(&f, &a)| a == 0.0 || f < 22050.0));
         }
     }
 
@@ -335,11 +285,7 @@ mod tests {
         assert_eq!(&out.band_mags(0)[..65], env.band_mags(0));
         // -3 dB/octave: at 16 kHz the magnitude is 1/sqrt(2) of that at 8 kHz.
         let at_16k = out.band_mags(0)[64 + 64];
-        assert_relative_eq!(
-            f64::from(at_16k),
-            f64::from(out.band_mags(0)[64]) / 2f64.sqrt(),
-            max_relative = 1e-3
-        );
+        assert_relative_eq!(f64::from(at_16k), f64::from(out.band_mags(0)[64]) / 2f64.sqrt(), max_relative = 1e-3);
     }
 
     #[test]
@@ -357,11 +303,7 @@ mod tests {
     fn silent_frames_stay_silent() {
         let env = Envelope::silent(250.0, 16000.0, 1, 60, 65, 0.0);
         let out = enrich(&env, &EnrichOptions::default()).unwrap();
-        assert!(out
-            .harmonic_amps
-            .iter()
-            .chain(&out.band_mags)
-            .all(|&a| a == 0.0));
+        assert!(out.harmonic_amps.iter().chain(&out.band_mags).all(|&a| a == 0.0));
     }
 
     #[test]
@@ -377,10 +319,7 @@ mod tests {
             env.harmonic_amps[60 + k] = 0.2 / (k + 1) as f32;
         }
         let out = enrich(&env, &EnrichOptions::default()).unwrap();
-        assert_eq!(
-            out.harmonic_count, 110,
-            "set by the 200 Hz frames, not the one at 50 Hz"
-        );
+        assert_eq!(out.harmonic_count, 110, "set by the 200 Hz frames, not the one at 50 Hz");
         // Its series ended at 3 kHz; the slots up to 5.5 kHz stay silent (nothing below the
         // learned 8 kHz changes).
         assert_eq!(out.harmonic_amps(1)[..60], env.harmonic_amps(1)[..60]);
@@ -389,14 +328,7 @@ mod tests {
 
     #[test]
     fn a_rate_without_new_bandwidth_is_refused() {
-        let err = enrich(
-            &ddsp_like(),
-            &EnrichOptions {
-                sample_rate_hz: 16000.0,
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
+        let err = enrich(&ddsp_like(), &EnrichOptions { sample_rate_hz: 16000.0, ..Default::default() }).unwrap_err();
         assert!(err.to_string().contains("nothing to add"), "{err}");
     }
 }

@@ -48,11 +48,7 @@ pub fn read_envelope(path: &Path) -> Result<Envelope> {
 fn read_csv(path: &Path) -> Result<Envelope> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let bar = if len >= PROGRESS_MIN_BYTES {
-        bytes_bar(len, path, "reading")
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = if len >= PROGRESS_MIN_BYTES { bytes_bar(len, path, "reading") } else { ProgressBar::hidden() };
     let env = unified_csv::read_from(BufReader::new(bar.wrap_read(file)))
         .with_context(|| format!("cannot read {} as a unified CSV", path.display()))?;
     bar.finish_and_clear();
@@ -62,17 +58,13 @@ fn read_csv(path: &Path) -> Result<Envelope> {
 /// Writes `env` atomically as an `.npz` archive (frame resolution) or a unified CSV, by the
 /// extension of `path`.
 pub fn write_envelope(env: &Envelope, path: &Path) -> Result<()> {
-    env.validate()
-        .map_err(|e| anyhow::anyhow!("refusing to write {}: {e}", path.display()))?;
+    env.validate().map_err(|e| anyhow::anyhow!("refusing to write {}: {e}", path.display()))?;
     match format_of(path) {
         Format::Npz => EnvelopeArchive::from_envelope(env, EnvelopeResolution::Frame)?.write(path),
         Format::Csv => {
             let components = env.frame_count() * (env.harmonic_count + env.noise_band_count);
-            let bar = if components >= PROGRESS_MIN_COMPONENTS {
-                spinner(path, "writing")
-            } else {
-                ProgressBar::hidden()
-            };
+            let bar =
+                if components >= PROGRESS_MIN_COMPONENTS { spinner(path, "writing") } else { ProgressBar::hidden() };
             ddsp_shared::atomic_file::write_atomically::<anyhow::Error, _>(path, |w| {
                 unified_csv::write_to(env, bar.wrap_write(&mut *w))?;
                 Ok(())
@@ -115,18 +107,14 @@ pub fn refuse_to_overwrite_inputs<P: AsRef<Path>>(inputs: &[P], output: &Path) -
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let parent = parent
-        .canonicalize()
-        .with_context(|| format!("the output folder {} does not exist", parent.display()))?;
+    let parent =
+        parent.canonicalize().with_context(|| format!("the output folder {} does not exist", parent.display()))?;
     let target = parent.join(name);
     let target = target.canonicalize().unwrap_or(target);
     for input in inputs {
         let input = input.as_ref();
         if input.canonicalize().is_ok_and(|c| c == target) {
-            bail!(
-                "refusing to overwrite the input {} with the output; choose another -o",
-                input.display()
-            );
+            bail!("refusing to overwrite the input {} with the output; choose another -o", input.display());
         }
     }
     Ok(())
@@ -145,10 +133,7 @@ fn bytes_bar(len: u64, path: &Path, verb: &str) -> ProgressBar {
 
 fn spinner(path: &Path, verb: &str) -> ProgressBar {
     let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} {bytes} ({bytes_per_sec})")
-            .expect("static template"),
-    );
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg} {bytes} ({bytes_per_sec})").expect("static template"));
     bar.set_message(format!("{verb} {}", path.display()));
     bar
 }
@@ -180,15 +165,10 @@ mod tests {
         let input = dir.join("in.csv");
         std::fs::write(&input, "x").unwrap();
         let sneaky = dir.join("sub").join("..").join("in.csv");
-        let err = refuse_to_overwrite_inputs(&[&input], &sneaky)
-            .unwrap_err()
-            .to_string();
+        let err = refuse_to_overwrite_inputs(&[&input], &sneaky).unwrap_err().to_string();
         assert!(err.contains("refusing to overwrite the input"), "{err}");
         refuse_to_overwrite_inputs(&[&input], &dir.join("out.csv")).unwrap();
-        let err = format!(
-            "{:#}",
-            refuse_to_overwrite_inputs(&[&input], &dir.join("missing/out.csv")).unwrap_err()
-        );
+        let err = format!("{:#}", refuse_to_overwrite_inputs(&[&input], &dir.join("missing/out.csv")).unwrap_err());
         assert!(err.contains("does not exist"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -198,10 +178,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ddsp-io-npz-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut env = Envelope::silent(250.0, 16000.0, 5, 4, 3, 110.0);
-        env.harmonic_amps
-            .iter_mut()
-            .enumerate()
-            .for_each(|(j, a)| *a = j as f32 * 0.01);
+        env.harmonic_amps.iter_mut().enumerate().for_each(|(j, a)| *a = j as f32 * 0.01);
         let path = dir.join("x.NPZ");
         write_envelope(&env, &path).unwrap();
         assert_eq!(read_envelope(&path).unwrap(), env);

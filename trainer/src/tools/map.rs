@@ -39,15 +39,12 @@ impl TargetSpectrum {
     pub fn parse(spec: &str) -> Result<Self> {
         let trimmed = spec.trim();
         if let Some(n) = trimmed.strip_prefix("tet:") {
-            let steps: u32 = n.trim().parse().with_context(|| {
-                format!("`{trimmed}`: expected tet:N with N a whole number of steps per octave")
-            })?;
+            let steps: u32 = n
+                .trim()
+                .parse()
+                .with_context(|| format!("`{trimmed}`: expected tet:N with N a whole number of steps per octave"))?;
             if !TET_RANGE.contains(&steps) {
-                bail!(
-                    "`{trimmed}`: steps per octave must be in {}..={}",
-                    TET_RANGE.start(),
-                    TET_RANGE.end()
-                );
+                bail!("`{trimmed}`: steps per octave must be in {}..={}", TET_RANGE.start(), TET_RANGE.end());
             }
             return Ok(TargetSpectrum::Tet(steps));
         }
@@ -69,8 +66,8 @@ impl TargetSpectrum {
 
     /// Reads ratios from a CSV or text file; errors name the file and line.
     pub fn read_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read target file {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read target file {}", path.display()))?;
         let mut ratios = Vec::new();
         let mut seen_line = false;
         for (number, line) in text.lines().enumerate() {
@@ -85,8 +82,7 @@ impl TargetSpectrum {
                 continue; // a header such as `ratio`
             }
             for t in tokens {
-                let r = parse_ratio(t)
-                    .with_context(|| format!("{} line {}", path.display(), number + 1))?;
+                let r = parse_ratio(t).with_context(|| format!("{} line {}", path.display(), number + 1))?;
                 ratios.push(r);
             }
         }
@@ -109,16 +105,13 @@ impl TargetSpectrum {
     pub fn ratios(&self, count: usize) -> Vec<f64> {
         match self {
             TargetSpectrum::Ratios(r) => r.iter().copied().take(count).collect(),
-            TargetSpectrum::Tet(n) => (0..count)
-                .map(|k| 2f64.powf(k as f64 / f64::from(*n)))
-                .collect(),
+            TargetSpectrum::Tet(n) => (0..count).map(|k| 2f64.powf(k as f64 / f64::from(*n))).collect(),
         }
     }
 }
 
 fn split_tokens(s: &str) -> impl Iterator<Item = &str> {
-    s.split(|c: char| c == ',' || c == ';' || c.is_whitespace())
-        .filter(|t| !t.is_empty())
+    s.split(|c: char| c == ',' || c == ';' || c.is_whitespace()).filter(|t| !t.is_empty())
 }
 
 /// A decimal (`2.76`) or a fraction (`3/2`).
@@ -148,10 +141,8 @@ pub fn map_to_target(env: &Envelope, target: &TargetSpectrum) -> Envelope {
     out.harmonic_amps = Vec::with_capacity(n * h);
     for i in 0..n {
         let f0 = f64::from(env.f0_hz[i]);
-        out.harmonic_freqs_hz
-            .extend(ratios.iter().map(|r| (f0 * r) as f32));
-        out.harmonic_amps
-            .extend_from_slice(&env.harmonic_amps(i)[..h]);
+        out.harmonic_freqs_hz.extend(ratios.iter().map(|r| (f0 * r) as f32));
+        out.harmonic_amps.extend_from_slice(&env.harmonic_amps(i)[..h]);
     }
     silence_above_nyquist(&mut out);
     out
@@ -172,23 +163,13 @@ mod tests {
 
     #[test]
     fn ratio_lists_parse_with_fractions_and_sort() {
-        assert_eq!(
-            TargetSpectrum::parse("1, 3/2,2.76").unwrap(),
-            TargetSpectrum::Ratios(vec![1.0, 1.5, 2.76])
-        );
-        assert_eq!(
-            TargetSpectrum::parse("2,1").unwrap(),
-            TargetSpectrum::Ratios(vec![1.0, 2.0])
-        );
+        assert_eq!(TargetSpectrum::parse("1, 3/2,2.76").unwrap(), TargetSpectrum::Ratios(vec![1.0, 1.5, 2.76]));
+        assert_eq!(TargetSpectrum::parse("2,1").unwrap(), TargetSpectrum::Ratios(vec![1.0, 2.0]));
         let err = format!("{:#}", TargetSpectrum::parse("1,x,3").unwrap_err());
         assert!(err.contains("1,x,3"), "{err}");
         assert!(TargetSpectrum::parse("1,-2").is_err());
         assert!(TargetSpectrum::parse("tet:0").is_err());
-        assert!(format!(
-            "{:#}",
-            TargetSpectrum::parse("nope/targets.csv").unwrap_err()
-        )
-        .contains("does not exist"));
+        assert!(format!("{:#}", TargetSpectrum::parse("nope/targets.csv").unwrap_err()).contains("does not exist"));
     }
 
     #[test]
@@ -203,10 +184,7 @@ mod tests {
         );
         let bad = dir.join("bad.txt");
         std::fs::write(&bad, "1\n2\nthree\n").unwrap();
-        let err = format!(
-            "{:#}",
-            TargetSpectrum::parse(bad.to_str().unwrap()).unwrap_err()
-        );
+        let err = format!("{:#}", TargetSpectrum::parse(bad.to_str().unwrap()).unwrap_err());
         assert!(err.contains("bad.txt line 3"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
     }

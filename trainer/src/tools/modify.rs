@@ -36,18 +36,15 @@ impl FromStr for PartialMap {
         }
         let mut pairs = Vec::new();
         for entry in s.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let parsed = entry
-                .split_once(':')
-                .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
+            let parsed =
+                entry.split_once(':').and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
             let Some((source, target)) = parsed else {
                 return Err(format!(
                     "`{entry}` is not a `source:target` pair of partial indices (expected e.g. `0:0,1:2,2:4`, `odd` or `even`)"
                 ));
             };
             if let Some(&(other, _)) = pairs.iter().find(|&&(_, t)| t == target) {
-                return Err(format!(
-                    "target partial {target} is given twice (from {other} and from {source})"
-                ));
+                return Err(format!("target partial {target} is given twice (from {other} and from {source})"));
             }
             pairs.push((source, target));
         }
@@ -111,7 +108,9 @@ pub fn modify(env: &Envelope, options: &ModifyOptions) -> Result<Envelope> {
         && options.freq_range_hz.is_none()
         && options.time.is_none()
     {
-        bail!("nothing to do: give at least one of --freq-range, --duration, --time-scale, --fix-pitch, --remap-partials");
+        bail!(
+            "nothing to do: give at least one of --freq-range, --duration, --time-scale, --fix-pitch, --remap-partials"
+        );
     }
     let mut out = env.clone();
     if let Some(map) = &options.remap {
@@ -164,11 +163,9 @@ pub fn remap_partials(env: &Envelope, map: &PartialMap) -> Result<Envelope> {
     out.harmonic_amps = vec![0.0; n * h];
     for i in 0..n {
         let f0 = env.f0_hz[i];
-        out.harmonic_freqs_hz
-            .extend((0..h).map(|k| f0 * (k + 1) as f32));
+        out.harmonic_freqs_hz.extend((0..h).map(|k| f0 * (k + 1) as f32));
         for &(s, t) in &pairs {
-            out.harmonic_freqs_hz[i * h + t] =
-                env.harmonic_freqs(i)[s] * (t + 1) as f32 / (s + 1) as f32;
+            out.harmonic_freqs_hz[i * h + t] = env.harmonic_freqs(i)[s] * (t + 1) as f32 / (s + 1) as f32;
             out.harmonic_amps[i * h + t] = env.harmonic_amps(i)[s];
         }
     }
@@ -188,11 +185,8 @@ pub fn fix_pitch(env: &Envelope, f0_hz: f64) -> Result<Envelope> {
     for i in 0..env.frame_count() {
         let f0 = env.f0_hz[i];
         for k in 0..h {
-            out.harmonic_freqs_hz[i * h + k] = if f0 > 0.0 {
-                env.harmonic_freqs(i)[k] * target / f0
-            } else {
-                target * (k + 1) as f32
-            };
+            out.harmonic_freqs_hz[i * h + k] =
+                if f0 > 0.0 { env.harmonic_freqs(i)[k] * target / f0 } else { target * (k + 1) as f32 };
         }
         out.f0_hz[i] = target;
     }
@@ -202,14 +196,13 @@ pub fn fix_pitch(env: &Envelope, f0_hz: f64) -> Result<Envelope> {
 
 /// Lowest and highest frequency of the audible harmonics (amplitude above 0).
 pub fn audible_harmonic_range_hz(env: &Envelope) -> Option<(f32, f32)> {
-    env.harmonic_freqs_hz
-        .iter()
-        .zip(&env.harmonic_amps)
-        .filter(|&(&f, &a)| a > 0.0 && f > 0.0)
-        .fold(None, |acc, (&f, _)| match acc {
+    env.harmonic_freqs_hz.iter().zip(&env.harmonic_amps).filter(|&(&f, &a)| a > 0.0 && f > 0.0).fold(
+        None,
+        |acc, (&f, _)| match acc {
             None => Some((f, f)),
             Some((lo, hi)) => Some((lo.min(f), hi.max(f))),
-        })
+        },
+    )
 }
 
 /// Spreads the audible harmonics log-linearly from their range onto `lo_hz..=hi_hz`: a
@@ -237,11 +230,7 @@ pub fn rescale_frequency_range(env: &Envelope, lo_hz: f64, hi_hz: f64) -> Result
         if f <= 0.0 {
             return 0.0;
         }
-        let t = if ln_max > ln_min {
-            (f64::from(f).ln() - ln_min) / (ln_max - ln_min)
-        } else {
-            0.5
-        };
+        let t = if ln_max > ln_min { (f64::from(f).ln() - ln_min) / (ln_max - ln_min) } else { 0.5 };
         (ln_lo + t * (ln_hi - ln_lo)).exp() as f32
     };
     let mut out = env.clone();
@@ -266,12 +255,7 @@ pub fn resample_time(env: &Envelope, change: TimeChange) -> Result<Envelope> {
     if n == 0 {
         bail!("the file has no frames to resample");
     }
-    let step = env
-        .frame_indices
-        .windows(2)
-        .map(|w| w[1] - w[0])
-        .min()
-        .unwrap_or(1);
+    let step = env.frame_indices.windows(2).map(|w| w[1] - w[0]).min().unwrap_or(1);
     let first = env.frame_indices[0];
     let span_frames = (env.frame_indices[n - 1] - first + step) as f64;
     let scale = match change {
@@ -315,12 +299,10 @@ pub fn resample_time(env: &Envelope, change: TimeChange) -> Result<Envelope> {
         } else {
             (src, src, 0.0)
         };
-        let lerp =
-            |v: &[f32], w: usize, k: usize| v[i0 * w + k] + (v[i1 * w + k] - v[i0 * w + k]) * t;
+        let lerp = |v: &[f32], w: usize, k: usize| v[i0 * w + k] + (v[i1 * w + k] - v[i0 * w + k]) * t;
         out.f0_hz.push(lerp(&env.f0_hz, 1, 0));
         for k in 0..h {
-            out.harmonic_freqs_hz
-                .push(lerp(&env.harmonic_freqs_hz, h, k));
+            out.harmonic_freqs_hz.push(lerp(&env.harmonic_freqs_hz, h, k));
             out.harmonic_amps.push(lerp(&env.harmonic_amps, h, k));
         }
         for k in 0..b {
@@ -355,10 +337,7 @@ mod tests {
 
     #[test]
     fn partial_maps_parse_and_reject_bad_entries() {
-        assert_eq!(
-            "0:0, 1:2,2:4".parse::<PartialMap>().unwrap(),
-            PartialMap::Pairs(vec![(0, 0), (1, 2), (2, 4)])
-        );
+        assert_eq!("0:0, 1:2,2:4".parse::<PartialMap>().unwrap(), PartialMap::Pairs(vec![(0, 0), (1, 2), (2, 4)]));
         assert_eq!("ODD".parse::<PartialMap>().unwrap(), PartialMap::Odd);
         let err = "0:0,1-2".parse::<PartialMap>().unwrap_err();
         assert!(err.contains("`1-2`"), "{err}");
@@ -382,13 +361,8 @@ mod tests {
         assert_eq!(odd.harmonic_count, 19);
         assert_eq!(odd.harmonic_amps(0)[18], 0.1);
         assert_eq!(odd.harmonic_amps(0)[17], 0.0);
-        let err = remap_partials(&env, &"12:0".parse().unwrap())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("partial 12") && err.contains("only 10 harmonics"),
-            "{err}"
-        );
+        let err = remap_partials(&env, &"12:0".parse().unwrap()).unwrap_err().to_string();
+        assert!(err.contains("partial 12") && err.contains("only 10 harmonics"), "{err}");
     }
 
     #[test]
@@ -397,11 +371,7 @@ mod tests {
         for i in 0..100 {
             assert_eq!(out.f0_hz[i], 440.0);
             for k in 0..10 {
-                assert_relative_eq!(
-                    out.harmonic_freqs(i)[k],
-                    440.0 * (k + 1) as f32,
-                    max_relative = 1e-6
-                );
+                assert_relative_eq!(out.harmonic_freqs(i)[k], 440.0 * (k + 1) as f32, max_relative = 1e-6);
             }
         }
         // 440 * 10 = 4400 Hz, below the 8 kHz Nyquist: nothing silenced.
@@ -417,9 +387,7 @@ mod tests {
         for i in 0..100 {
             assert!(out.harmonic_freqs(i).windows(2).all(|w| w[0] < w[1]));
         }
-        let err = rescale_frequency_range(&glide(), 100.0, 9000.0)
-            .unwrap_err()
-            .to_string();
+        let err = rescale_frequency_range(&glide(), 100.0, 9000.0).unwrap_err().to_string();
         assert!(err.contains("Nyquist"), "{err}");
     }
 
@@ -433,20 +401,13 @@ mod tests {
         assert_relative_eq!(twice.f0_hz[100], env.f0_hz[50]);
         let three_s = resample_time(&env, TimeChange::DurationS(3.0)).unwrap();
         assert_relative_eq!(three_s.duration_s(), 3.0, epsilon = 1.0 / 250.0);
-        assert_relative_eq!(
-            three_s.f0_hz[three_s.frame_count() / 2],
-            250.0,
-            epsilon = 1.0
-        );
+        assert_relative_eq!(three_s.f0_hz[three_s.frame_count() / 2], 250.0, epsilon = 1.0);
     }
 
     #[test]
     fn operations_combine_in_order() {
-        let options = ModifyOptions {
-            fix_pitch_hz: Some(100.0),
-            time: Some(TimeChange::Scale(0.5)),
-            ..Default::default()
-        };
+        let options =
+            ModifyOptions { fix_pitch_hz: Some(100.0), time: Some(TimeChange::Scale(0.5)), ..Default::default() };
         let out = modify(&glide(), &options).unwrap();
         assert_eq!(out.frame_count(), 50);
         assert!(out.f0_hz.iter().all(|&f| f == 100.0));

@@ -22,10 +22,7 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
                 let (b_num, b_tail) = split_digits(b_rest);
                 let a_trim = a_num.trim_start_matches('0');
                 let b_trim = b_num.trim_start_matches('0');
-                let by_value = a_trim
-                    .len()
-                    .cmp(&b_trim.len())
-                    .then_with(|| a_trim.cmp(b_trim));
+                let by_value = a_trim.len().cmp(&b_trim.len()).then_with(|| a_trim.cmp(b_trim));
                 if by_value != Ordering::Equal {
                     return by_value;
                 }
@@ -52,15 +49,12 @@ fn split_digits(s: &str) -> (&str, &str) {
 /// same name in different folders keep a stable order).
 pub fn sort_paths_naturally(paths: &mut [PathBuf]) {
     paths.sort_by(|a, b| {
-        natural_cmp(&file_name(a), &file_name(b))
-            .then_with(|| natural_cmp(&a.to_string_lossy(), &b.to_string_lossy()))
+        natural_cmp(&file_name(a), &file_name(b)).then_with(|| natural_cmp(&a.to_string_lossy(), &b.to_string_lossy()))
     });
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -69,40 +63,19 @@ mod tests {
 
     #[test]
     fn numbers_compare_by_value() {
-        let mut names = vec![
-            "chunk_10.npz",
-            "chunk_2.npz",
-            "chunk_1.npz",
-            "chunk_02b.npz",
-            "chunk_9.npz",
-        ];
+        let mut names = vec!["chunk_10.npz", "chunk_2.npz", "chunk_1.npz", "chunk_02b.npz", "chunk_9.npz"];
         names.sort_by(|a, b| natural_cmp(a, b));
-        assert_eq!(
-            names,
-            [
-                "chunk_1.npz",
-                "chunk_2.npz",
-                "chunk_02b.npz",
-                "chunk_9.npz",
-                "chunk_10.npz"
-            ]
-        );
+        assert_eq!(names, ["chunk_1.npz", "chunk_2.npz", "chunk_02b.npz", "chunk_9.npz", "chunk_10.npz"]);
     }
 
     #[test]
     fn paths_sort_by_file_name() {
-        let mut paths: Vec<PathBuf> = ["z/chunk_10.csv", "a/chunk_3.csv", "m/chunk_20.csv"]
-            .iter()
-            .map(PathBuf::from)
-            .collect();
+        let mut paths: Vec<PathBuf> =
+            ["z/chunk_10.csv", "a/chunk_3.csv", "m/chunk_20.csv"].iter().map(PathBuf::from).collect();
         sort_paths_naturally(&mut paths);
         assert_eq!(
             paths,
-            [
-                PathBuf::from("a/chunk_3.csv"),
-                PathBuf::from("z/chunk_10.csv"),
-                PathBuf::from("m/chunk_20.csv")
-            ]
+            [PathBuf::from("a/chunk_3.csv"), PathBuf::from("z/chunk_10.csv"), PathBuf::from("m/chunk_20.csv")]
         );
     }
 

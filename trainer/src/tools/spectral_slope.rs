@@ -47,10 +47,7 @@ impl SpectralSlope {
             return None;
         }
         let slope = (n * sxy - sx * sy) / denominator;
-        Some(Self {
-            intercept_db: (sy - slope * sx) / n,
-            slope_db_per_octave: slope,
-        })
+        Some(Self { intercept_db: (sy - slope * sx) / n, slope_db_per_octave: slope })
     }
 
     /// The same line with its slope limited to at most `max_db_per_octave`, pivoting around
@@ -60,10 +57,7 @@ impl SpectralSlope {
             return self;
         }
         let level = self.level_db(pivot_hz);
-        Self {
-            intercept_db: level - max_db_per_octave * pivot_hz.log2(),
-            slope_db_per_octave: max_db_per_octave,
-        }
+        Self { intercept_db: level - max_db_per_octave * pivot_hz.log2(), slope_db_per_octave: max_db_per_octave }
     }
 
     /// Level at `frequency_hz`, dB.

@@ -11,9 +11,7 @@ pub const HARMONIC_COUNT: usize = 60;
 pub const NOISE_BAND_COUNT: usize = 65;
 
 /// Named starting points. `quick` fits a laptop CPU, `full` is DDSP's solo-instrument setup.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 pub enum Preset {
     /// Small model at 50 frames/s: learns a recognisable model of a half-minute recording
     /// well within 10 minutes on 2 CPU cores (1000 steps; measured 0.28 s per step in a
@@ -118,19 +116,13 @@ impl TrainConfig {
     /// Learning rate at `step`: exponential decay as in DDSP
     /// (`lr * rate^(step / decay_steps)`).
     pub fn learning_rate_at(&self, step: usize) -> f64 {
-        self.learning_rate
-            * self
-                .lr_decay_rate
-                .powf(step as f64 / self.lr_decay_steps.max(1) as f64)
+        self.learning_rate * self.lr_decay_rate.powf(step as f64 / self.lr_decay_steps.max(1) as f64)
     }
 
     /// Checks the relations the rest of the trainer relies on; the message names the option.
     pub fn validate(&self) -> Result<(), String> {
         if self.sample_rate_hz < 8000 || self.sample_rate_hz > 96000 {
-            return Err(format!(
-                "--sample-rate must be within 8000..=96000 Hz, got {}",
-                self.sample_rate_hz
-            ));
+            return Err(format!("--sample-rate must be within 8000..=96000 Hz, got {}", self.sample_rate_hz));
         }
         if self.frame_rate_hz == 0 || !self.sample_rate_hz.is_multiple_of(self.frame_rate_hz) {
             return Err(format!(
@@ -147,34 +139,19 @@ impl TrainConfig {
             ));
         }
         if !(self.example_s.is_finite() && self.example_s > 0.0) || self.example_frames() < 4 {
-            return Err(format!(
-                "--example-s must give at least 4 frames, got {} s",
-                self.example_s
-            ));
+            return Err(format!("--example-s must give at least 4 frames, got {} s", self.example_s));
         }
         if !(self.example_hop_s.is_finite() && self.example_hop_s > 0.0) {
-            return Err(format!(
-                "--example-hop-s must be positive, got {}",
-                self.example_hop_s
-            ));
+            return Err(format!("--example-hop-s must be positive, got {}", self.example_hop_s));
         }
-        if self.hidden == 0 || self.batch_size == 0 || self.steps == 0 || self.checkpoint_every == 0
-        {
-            return Err(
-                "--hidden, --batch-size, --steps and --checkpoint-every must be at least 1".into(),
-            );
+        if self.hidden == 0 || self.batch_size == 0 || self.steps == 0 || self.checkpoint_every == 0 {
+            return Err("--hidden, --batch-size, --steps and --checkpoint-every must be at least 1".into());
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err(format!(
-                "--learning-rate must be positive, got {}",
-                self.learning_rate
-            ));
+            return Err(format!("--learning-rate must be positive, got {}", self.learning_rate));
         }
         if self.reverb && !(self.reverb_s > 0.0 && self.reverb_s <= 4.0) {
-            return Err(format!(
-                "--reverb-s must be within (0, 4] s, got {}",
-                self.reverb_s
-            ));
+            return Err(format!("--reverb-s must be within (0, 4] s, got {}", self.reverb_s));
         }
         Ok(())
     }
@@ -188,10 +165,7 @@ mod tests {
     fn presets_are_valid_and_full_is_ddsp_solo_instrument() {
         let full = TrainConfig::preset(Preset::Full);
         full.validate().unwrap();
-        assert_eq!(
-            (full.hidden, full.frame_rate_hz, full.batch_size),
-            (512, 250, 16)
-        );
+        assert_eq!((full.hidden, full.frame_rate_hz, full.batch_size), (512, 250, 16));
         assert_eq!(full.example_samples(), 64000);
         let quick = TrainConfig::preset(Preset::Quick);
         quick.validate().unwrap();
@@ -200,10 +174,7 @@ mod tests {
 
     #[test]
     fn frame_rate_must_divide_sample_rate() {
-        let err = TrainConfig::preset(Preset::Full)
-            .with_frame_rate_hz(300)
-            .validate()
-            .unwrap_err();
+        let err = TrainConfig::preset(Preset::Full).with_frame_rate_hz(300).validate().unwrap_err();
         assert!(err.contains("multiple of the frame rate"), "{err}");
     }
 

@@ -87,21 +87,10 @@ pub fn extract_features(
 ) -> anyhow::Result<Features> {
     let track = crate::features::f0::estimate_f0(audio, sample_rate_hz, frame_rate_hz as f64)?;
     // DDSP: 512-point loudness FFT at 16 kHz, scaled with the rate.
-    let n_fft = (512.0 * sample_rate_hz as f64 / 16000.0)
-        .log2()
-        .round()
-        .exp2() as usize;
-    let loudness = crate::features::loudness::a_weighted_loudness_db(
-        audio,
-        sample_rate_hz,
-        frame_rate_hz as f64,
-        n_fft,
-    )?;
-    Ok((
-        fit(track.f0_hz, frames),
-        fit(track.confidence, frames),
-        fit(loudness, frames),
-    ))
+    let n_fft = (512.0 * sample_rate_hz as f64 / 16000.0).log2().round().exp2() as usize;
+    let loudness =
+        crate::features::loudness::a_weighted_loudness_db(audio, sample_rate_hz, frame_rate_hz as f64, n_fft)?;
+    Ok((fit(track.f0_hz, frames), fit(track.confidence, frames), fit(loudness, frames)))
 }
 
 fn fit(mut v: Vec<f32>, frames: usize) -> Vec<f32> {
@@ -116,12 +105,8 @@ pub fn load_audio(path: &Path, sample_rate_hz: u32, hop: usize) -> anyhow::Resul
     let mut audio = if rate == sample_rate_hz {
         audio
     } else {
-        crate::audio::resample::resample(&audio, rate, sample_rate_hz).with_context(|| {
-            format!(
-                "cannot resample {} from {rate} Hz to {sample_rate_hz} Hz",
-                path.display()
-            )
-        })?
+        crate::audio::resample::resample(&audio, rate, sample_rate_hz)
+            .with_context(|| format!("cannot resample {} from {rate} Hz to {sample_rate_hz} Hz", path.display()))?
     };
     let frames = audio.len().div_ceil(hop);
     audio.resize(frames * hop, 0.0);
@@ -132,16 +117,12 @@ pub fn load_audio(path: &Path, sample_rate_hz: u32, hop: usize) -> anyhow::Resul
 /// `*.wav`, sorted so that the data order does not depend on the file system.
 pub fn collect_wav_files(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-        let entries =
-            fs::read_dir(dir).with_context(|| format!("cannot read folder {}", dir.display()))?;
+        let entries = fs::read_dir(dir).with_context(|| format!("cannot read folder {}", dir.display()))?;
         for entry in entries {
             let path = entry?.path();
             if path.is_dir() {
                 walk(&path, out)?;
-            } else if path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
-            {
+            } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")) {
                 out.push(path);
             }
         }
@@ -163,11 +144,7 @@ pub fn collect_wav_files(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     if files.is_empty() {
         bail!(
             "no audio found: {} holds no .wav files",
-            inputs
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
         );
     }
     Ok(files)
@@ -179,8 +156,7 @@ impl Dataset {
     /// silence. Examples whose loudness never exceeds `silence_db` are skipped.
     pub fn from_sources(config: &TrainConfig, sources: Vec<Source>) -> anyhow::Result<Self> {
         let example_frames = config.example_frames();
-        let hop_frames =
-            ((config.example_hop_s * config.frame_rate_hz as f64).round() as usize).max(1);
+        let hop_frames = ((config.example_hop_s * config.frame_rate_hz as f64).round() as usize).max(1);
         let total_frames: usize = sources.iter().map(Source::frames).sum();
         if total_frames < example_frames {
             bail!(
@@ -198,27 +174,19 @@ impl Dataset {
                 let last_f0 = source.f0_hz.last().copied().unwrap_or(0.0);
                 source.f0_hz.extend(std::iter::repeat_n(last_f0, pad));
                 source.confidence.extend(std::iter::repeat_n(0.0, pad));
-                source.loudness_db.extend(std::iter::repeat_n(
-                    crate::features::loudness::LOUDNESS_FLOOR_DB,
-                    pad,
-                ));
+                source.loudness_db.extend(std::iter::repeat_n(crate::features::loudness::LOUDNESS_FLOOR_DB, pad));
                 source.audio.resize(example_frames * hop, 0.0);
             }
             let frames = source.frames();
-            let mut starts: Vec<usize> =
-                (0..=frames - example_frames).step_by(hop_frames).collect();
+            let mut starts: Vec<usize> = (0..=frames - example_frames).step_by(hop_frames).collect();
             if starts.last() != Some(&(frames - example_frames)) {
                 starts.push(frames - example_frames);
             }
             for start in starts {
-                let loudest = source.loudness_db[start..start + example_frames]
-                    .iter()
-                    .fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+                let loudest =
+                    source.loudness_db[start..start + example_frames].iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
                 if loudest as f64 > config.silence_db {
-                    examples.push(ExampleRef {
-                        source: index,
-                        start_frame: start,
-                    });
+                    examples.push(ExampleRef { source: index, start_frame: start });
                 }
             }
         }
@@ -250,10 +218,7 @@ impl Dataset {
                 let position = step * batch_size + j;
                 let epoch = position / n;
                 if cached.as_ref().map(|c| c.0) != Some(epoch) {
-                    cached = Some((
-                        epoch,
-                        shuffle(n, seed ^ (epoch as u64).wrapping_mul(0xA24B_AED4_963E_E407)),
-                    ));
+                    cached = Some((epoch, shuffle(n, seed ^ (epoch as u64).wrapping_mul(0xA24B_AED4_963E_E407))));
                 }
                 cached.as_ref().expect("filled above").1[position % n]
             })
@@ -273,12 +238,8 @@ impl Dataset {
         for &i in indices {
             let e = self.examples[i];
             let s = &self.sources[e.source];
-            batch
-                .f0_hz
-                .extend_from_slice(&s.f0_hz[e.start_frame..e.start_frame + t]);
-            batch
-                .loudness_db
-                .extend_from_slice(&s.loudness_db[e.start_frame..e.start_frame + t]);
+            batch.f0_hz.extend_from_slice(&s.f0_hz[e.start_frame..e.start_frame + t]);
+            batch.loudness_db.extend_from_slice(&s.loudness_db[e.start_frame..e.start_frame + t]);
             let a = e.start_frame * self.hop;
             batch.audio.extend_from_slice(&s.audio[a..a + n]);
         }
@@ -319,16 +280,9 @@ const CACHE_VERSION: u32 = 1;
 
 fn cache_key(path: &Path) -> anyhow::Result<CacheKey> {
     let meta = fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let modified_ns = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    Ok(CacheKey {
-        path: path.to_path_buf(),
-        file_bytes: meta.len(),
-        modified_ns,
-    })
+    let modified_ns =
+        meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+    Ok(CacheKey { path: path.to_path_buf(), file_bytes: meta.len(), modified_ns })
 }
 
 /// Loads the sources of `files`, from `cache_path` when it was made from the same files at the
@@ -340,10 +294,7 @@ pub fn load_sources(
     cache_path: &Path,
     mut on_file: impl FnMut(&Path),
 ) -> anyhow::Result<Vec<Source>> {
-    let keys = files
-        .iter()
-        .map(|f| cache_key(f))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let keys = files.iter().map(|f| cache_key(f)).collect::<anyhow::Result<Vec<_>>>()?;
     if let Some(sources) = read_cache(cache_path, &keys, config) {
         return Ok(sources);
     }
@@ -356,33 +307,19 @@ pub fn load_sources(
         let (f0_hz, confidence, loudness_db) =
             extract_features(&audio, config.sample_rate_hz, config.frame_rate_hz, frames)
                 .with_context(|| format!("cannot analyse {}", path.display()))?;
-        sources.push(Source {
-            path: path.clone(),
-            audio,
-            f0_hz,
-            confidence,
-            loudness_db,
-        });
+        sources.push(Source { path: path.clone(), audio, f0_hz, confidence, loudness_db });
     }
     write_cache(cache_path, &keys, config, &sources)?;
     Ok(sources)
 }
 
-fn write_cache(
-    path: &Path,
-    keys: &[CacheKey],
-    config: &TrainConfig,
-    sources: &[Source],
-) -> anyhow::Result<()> {
+fn write_cache(path: &Path, keys: &[CacheKey], config: &TrainConfig, sources: &[Source]) -> anyhow::Result<()> {
     let header = CacheHeader {
         version: CACHE_VERSION,
         sample_rate_hz: config.sample_rate_hz,
         frame_rate_hz: config.frame_rate_hz,
         keys: keys.to_vec(),
-        lengths: sources
-            .iter()
-            .map(|s| (s.audio.len(), s.frames()))
-            .collect(),
+        lengths: sources.iter().map(|s| (s.audio.len(), s.frames())).collect(),
     };
     ddsp_shared::atomic_file::write_atomically(path, |w| -> anyhow::Result<()> {
         let json = serde_json::to_vec(&header)?;
@@ -417,11 +354,7 @@ fn read_cache(path: &Path, keys: &[CacheKey], config: &TrainConfig) -> Option<Ve
     let mut take = |count: usize| -> Option<Vec<f32>> {
         let raw = bytes.get(offset..offset + 4 * count)?;
         offset += 4 * count;
-        Some(
-            raw.chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-        )
+        Some(raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
     };
     let mut sources = Vec::with_capacity(keys.len());
     for (key, &(samples, frames)) in keys.iter().zip(&header.lengths) {
@@ -453,15 +386,9 @@ mod tests {
 
     #[test]
     fn examples_hop_through_the_file_and_cover_its_tail() {
-        let config = TrainConfig::preset(Preset::Quick)
-            .with_example_s(2.0)
-            .with_example_hop_s(1.0);
+        let config = TrainConfig::preset(Preset::Quick).with_example_s(2.0).with_example_hop_s(1.0);
         let fr = config.frame_rate_hz as usize;
-        let d = Dataset::from_sources(
-            &config,
-            vec![source(fr * 5 + 10, config.hop_samples(), -20.0)],
-        )
-        .unwrap();
+        let d = Dataset::from_sources(&config, vec![source(fr * 5 + 10, config.hop_samples(), -20.0)]).unwrap();
         let starts: Vec<usize> = d.examples.iter().map(|e| e.start_frame).collect();
         assert_eq!(starts, vec![0, fr, 2 * fr, 3 * fr, 3 * fr + 10]);
     }
@@ -477,49 +404,32 @@ mod tests {
         }
         let d = Dataset::from_sources(&config, vec![s, source(frames, hop, -20.0)]).unwrap();
         // Source 0: the windows at frames 0 and 50 reach the loud half; the one at 100 is silent.
-        let starts: Vec<(usize, usize)> = d
-            .examples
-            .iter()
-            .map(|e| (e.source, e.start_frame))
-            .collect();
+        let starts: Vec<(usize, usize)> = d.examples.iter().map(|e| (e.source, e.start_frame)).collect();
         assert_eq!(starts, vec![(0, 0), (0, frames / 2), (1, 0)]);
-        let err =
-            Dataset::from_sources(&config, vec![source(frames * 2, hop, -100.0)]).unwrap_err();
+        let err = Dataset::from_sources(&config, vec![source(frames * 2, hop, -100.0)]).unwrap_err();
         assert!(err.to_string().contains("silent"), "{err}");
     }
 
     #[test]
     fn too_short_audio_is_an_error_naming_the_lengths() {
         let config = TrainConfig::preset(Preset::Quick);
-        let err = Dataset::from_sources(&config, vec![source(5, config.hop_samples(), -20.0)])
-            .unwrap_err();
+        let err = Dataset::from_sources(&config, vec![source(5, config.hop_samples(), -20.0)]).unwrap_err();
         assert!(err.to_string().contains("too short"), "{err}");
     }
 
     #[test]
     fn batch_order_depends_on_seed_and_step_only_and_visits_every_example() {
         let config = TrainConfig::preset(Preset::Quick);
-        let d = Dataset::from_sources(
-            &config,
-            vec![source(
-                config.example_frames() * 7,
-                config.hop_samples(),
-                -20.0,
-            )],
-        )
-        .unwrap();
+        let d = Dataset::from_sources(&config, vec![source(config.example_frames() * 7, config.hop_samples(), -20.0)])
+            .unwrap();
         let n = d.examples.len();
         let mut seen: Vec<usize> = (0..n).flat_map(|s| d.batch_indices(3, s, 1)).collect();
         seen.sort();
         assert_eq!(seen, (0..n).collect::<Vec<_>>());
         assert_eq!(d.batch_indices(3, 5, 4), d.batch_indices(3, 5, 4));
         assert_ne!(
-            (0..4)
-                .flat_map(|s| d.batch_indices(3, s, 4))
-                .collect::<Vec<_>>(),
-            (0..4)
-                .flat_map(|s| d.batch_indices(4, s, 4))
-                .collect::<Vec<_>>()
+            (0..4).flat_map(|s| d.batch_indices(3, s, 4)).collect::<Vec<_>>(),
+            (0..4).flat_map(|s| d.batch_indices(4, s, 4)).collect::<Vec<_>>()
         );
     }
 
@@ -536,10 +446,7 @@ mod tests {
         let cache = dir.join("features.cache");
         write_cache(&cache, &keys, &config, std::slice::from_ref(&s)).unwrap();
         assert_eq!(read_cache(&cache, &keys, &config), Some(vec![s]));
-        assert_eq!(
-            read_cache(&cache, &keys, &config.clone().with_frame_rate_hz(100)),
-            None
-        );
+        assert_eq!(read_cache(&cache, &keys, &config.clone().with_frame_rate_hz(100)), None);
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -54,10 +54,8 @@ pub fn select(choice: DeviceChoice) -> anyhow::Result<SelectedDevice> {
 fn find_gpu() -> Result<SelectedDevice, String> {
     use burn::tensor::DeviceType;
     // Driver stacks can panic while being probed; a failed probe means "no GPU".
-    let devices = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        Device::enumerate(DeviceType::Wgpu)
-    }))
-    .map_err(|_| "probing the GPU drivers failed".to_string())?;
+    let devices = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Device::enumerate(DeviceType::Wgpu)))
+        .map_err(|_| "probing the GPU drivers failed".to_string())?;
     let gpu = devices
         .into_iter()
         .find(|d| {
@@ -75,11 +73,7 @@ fn find_gpu() -> Result<SelectedDevice, String> {
     if !works {
         return Err(format!("the GPU adapter {gpu:?} failed a test computation"));
     }
-    Ok(SelectedDevice {
-        description: format!("GPU ({gpu:?} through wgpu)"),
-        device: gpu,
-        is_gpu: true,
-    })
+    Ok(SelectedDevice { description: format!("GPU ({gpu:?} through wgpu)"), device: gpu, is_gpu: true })
 }
 
 #[cfg(not(feature = "wgpu"))]

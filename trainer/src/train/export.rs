@@ -46,12 +46,7 @@ pub struct CsvOptions {
 
 impl Default for CsvOptions {
     fn default() -> Self {
-        Self {
-            frame_step: 1,
-            max_harmonics: HARMONIC_COUNT,
-            max_noise_bands: NOISE_BAND_COUNT,
-            full_resolution: false,
-        }
+        Self { frame_step: 1, max_harmonics: HARMONIC_COUNT, max_noise_bands: NOISE_BAND_COUNT, full_resolution: false }
     }
 }
 
@@ -78,22 +73,14 @@ pub fn predict_envelope(
     let (controls, _) = model.forward(&inputs, false);
     let amps: Vec<f32> = to_vec(controls.harmonic_amps);
     let mags: Vec<f32> = to_vec(controls.noise_mags);
-    let mut env = Envelope::silent(
-        config.frame_rate_hz as f64,
-        sr,
-        frames,
-        HARMONIC_COUNT,
-        NOISE_BAND_COUNT,
-        0.0,
-    );
+    let mut env = Envelope::silent(config.frame_rate_hz as f64, sr, frames, HARMONIC_COUNT, NOISE_BAND_COUNT, 0.0);
     for (i, &f0) in f0_hz.iter().enumerate() {
         env.f0_hz[i] = f0;
         for k in 0..HARMONIC_COUNT {
             env.harmonic_freqs_hz[i * HARMONIC_COUNT + k] = f0 * (k + 1) as f32;
         }
         for b in 0..NOISE_BAND_COUNT {
-            env.band_centres_hz[i * NOISE_BAND_COUNT + b] =
-                linear_band_centre_hz(b, NOISE_BAND_COUNT, sr);
+            env.band_centres_hz[i * NOISE_BAND_COUNT + b] = linear_band_centre_hz(b, NOISE_BAND_COUNT, sr);
         }
     }
     env.harmonic_amps = amps.into_iter().map(|a| a.max(0.0)).collect();
@@ -102,10 +89,7 @@ pub fn predict_envelope(
 }
 
 fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_to_vec()
-        .expect("f32 tensor data")
+    t.into_data().convert::<f32>().try_to_vec().expect("f32 tensor data")
 }
 
 /// Frames `[start, end)` of an envelope (array positions; the frame indices are kept, so a
@@ -144,8 +128,7 @@ pub fn thin(env: &Envelope, options: &CsvOptions) -> Envelope {
 /// archive, which interpolates harmonics per sample as the original exporter did).
 pub fn csv_envelope(env: &Envelope, options: &CsvOptions) -> anyhow::Result<Envelope> {
     let base = if options.full_resolution {
-        EnvelopeArchive::from_envelope(env, EnvelopeResolution::Sample)?
-            .to_envelope_full_resolution()
+        EnvelopeArchive::from_envelope(env, EnvelopeResolution::Sample)?.to_envelope_full_resolution()
     } else {
         env.clone()
     };
@@ -160,11 +143,7 @@ pub fn render(env: &Envelope, harmonic_volume: f32, noise_volume: f32) -> Vec<f3
     let mut renderer = Renderer::new();
     const BLOCK: usize = 4096;
     renderer.prepare(sr, BLOCK);
-    let params = RenderParams {
-        harmonic_volume,
-        noise_volume,
-        ..RenderParams::default()
-    };
+    let params = RenderParams { harmonic_volume, noise_volume, ..RenderParams::default() };
     let mut out = vec![0.0f32; samples];
     for block in out.chunks_mut(BLOCK) {
         renderer.process(env, &params, block);
@@ -210,47 +189,27 @@ impl std::fmt::Display for ExportSummary {
                 file.eval.spectral_distance
             )?;
         }
-        write!(
-            f,
-            "report: {} and {}",
-            self.report_md.display(),
-            self.report_json.display()
-        )
+        write!(f, "report: {} and {}", self.report_md.display(), self.report_json.display())
     }
 }
 
 /// Exports every file of `inputs` with the run's model (see the module documentation).
-pub fn export_run(
-    paths: &RunPaths,
-    inputs: &[PathBuf],
-    options: &ExportOptions,
-) -> anyhow::Result<ExportSummary> {
+pub fn export_run(paths: &RunPaths, inputs: &[PathBuf], options: &ExportOptions) -> anyhow::Result<ExportSummary> {
     let device = Device::flex();
     let (config, model) = load_model(paths, &device)?;
     let export_root = paths.root.join("export");
     let mut files = Vec::new();
     for input in inputs {
-        files.push(export_file(
-            &model,
-            &config,
-            input,
-            &export_root,
-            options,
-            &device,
-        )?);
+        files.push(export_file(&model, &config, input, &export_root, options, &device)?);
     }
-    let summary = ExportSummary {
-        files,
-        report_md: paths.root.join("report.md"),
-        report_json: paths.root.join("report.json"),
-    };
+    let summary =
+        ExportSummary { files, report_md: paths.root.join("report.md"), report_json: paths.root.join("report.json") };
     write_reports(paths, &config, &summary)?;
     Ok(summary)
 }
 
 fn stem(path: &Path) -> String {
-    path.file_stem()
-        .map_or_else(|| "audio".to_string(), |s| s.to_string_lossy().into_owned())
+    path.file_stem().map_or_else(|| "audio".to_string(), |s| s.to_string_lossy().into_owned())
 }
 
 fn export_file(
@@ -264,15 +223,13 @@ fn export_file(
     let hop = config.hop_samples();
     let audio = load_audio(input, config.sample_rate_hz, hop)?;
     let frames = audio.len() / hop;
-    let (f0, _confidence, loudness) =
-        extract_features(&audio, config.sample_rate_hz, config.frame_rate_hz, frames)
-            .with_context(|| format!("cannot analyse {}", input.display()))?;
+    let (f0, _confidence, loudness) = extract_features(&audio, config.sample_rate_hz, config.frame_rate_hz, frames)
+        .with_context(|| format!("cannot analyse {}", input.display()))?;
     let env = predict_envelope(model, config, &f0, &loudness, device);
 
     let name = stem(input);
     let folder = export_root.join(&name);
-    std::fs::create_dir_all(&folder)
-        .with_context(|| format!("cannot create {}", folder.display()))?;
+    std::fs::create_dir_all(&folder).with_context(|| format!("cannot create {}", folder.display()))?;
     let chunk_frames = (CHUNK_S * config.frame_rate_hz as f64).round() as usize;
     let chunks = frames.div_ceil(chunk_frames).max(1);
     for c in 0..chunks {
@@ -285,18 +242,9 @@ fn export_file(
         let mut local = chunk.clone();
         local.frame_indices = (0..local.frame_count() as u64).collect();
         EnvelopeArchive::from_envelope(&local, EnvelopeResolution::Sample)?.write(&npz)?;
-        for (suffix, hv, nv) in [
-            ("1oscbank", 1.0, 0.0),
-            ("1noise", 0.0, 1.0),
-            ("1oscbank_noise", 1.0, 1.0),
-        ] {
+        for (suffix, hv, nv) in [("1oscbank", 1.0, 0.0), ("1noise", 0.0, 1.0), ("1oscbank_noise", 1.0, 1.0)] {
             let wav = PathBuf::from(format!("{}_{suffix}.wav", prefix.display()));
-            write_wav(
-                &wav,
-                &render(&local, hv, nv),
-                config.sample_rate_hz,
-                WavSampleFormat::Float32,
-            )?;
+            write_wav(&wav, &render(&local, hv, nv), config.sample_rate_hz, WavSampleFormat::Float32)?;
         }
         let csv = PathBuf::from(format!("{}_unified.csv", prefix.display()));
         ddsp_shared::unified_csv::write_path(&csv_envelope(&local, &options.csv)?, &csv)
@@ -317,17 +265,12 @@ fn export_file(
     })
 }
 
-fn write_reports(
-    paths: &RunPaths,
-    config: &TrainConfig,
-    summary: &ExportSummary,
-) -> anyhow::Result<()> {
+fn write_reports(paths: &RunPaths, config: &TrainConfig, summary: &ExportSummary) -> anyhow::Result<()> {
     let log = read_loss_log(&paths.loss_log())?;
     let last = log.last();
     let mut md = String::new();
     let _ = writeln!(md, "# DDSP training report\n");
-    let _ =
-        writeln!(
+    let _ = writeln!(
         md,
         "Model: preset {:?}, GRU/MLP width {}, {} frames/s at {} Hz, batch {}, {} s examples{}.\n",
         config.preset,
@@ -348,26 +291,13 @@ fn write_reports(
             e.loss
         );
     }
-    let _ = writeln!(
-        md,
-        "## Resynthesis against the input (`ddsp eval` figures)\n"
-    );
+    let _ = writeln!(md, "## Resynthesis against the input (`ddsp eval` figures)\n");
     for f in &summary.files {
         let _ = writeln!(md, "### {}\n", f.input.display());
-        let _ = writeln!(
-            md,
-            "{:.1} s, {} chunk(s) in `{}`.\n",
-            f.duration_s,
-            f.chunks,
-            f.folder.display()
-        );
+        let _ = writeln!(md, "{:.1} s, {} chunk(s) in `{}`.\n", f.duration_s, f.chunks, f.folder.display());
         let e = &f.eval;
         let _ = writeln!(md, "| measure | value |\n|---|---|");
-        let _ = writeln!(
-            md,
-            "| multi-scale spectral distance (DDSP loss) | {:.4} |",
-            e.spectral_distance
-        );
+        let _ = writeln!(md, "| multi-scale spectral distance (DDSP loss) | {:.4} |", e.spectral_distance);
         for s in &e.scales {
             let _ = writeln!(
                 md,
@@ -384,11 +314,7 @@ fn write_reports(
             cents(e.f0_error_cents_mean),
             cents(e.f0_error_cents_median)
         );
-        let _ = writeln!(
-            md,
-            "| loudness error, mean | {:.2} dB |\n",
-            e.loudness_error_db_mean
-        );
+        let _ = writeln!(md, "| loudness error, mean | {:.2} dB |\n", e.loudness_error_db_mean);
     }
     ddsp_shared::atomic_file::write_atomically(&summary.report_md, |w| -> std::io::Result<()> {
         std::io::Write::write_all(w, md.as_bytes())
@@ -416,19 +342,8 @@ mod tests {
     #[test]
     fn thinning_keeps_every_nth_frame_and_the_first_components() {
         let mut env = Envelope::silent(250.0, 16000.0, 10, 60, 65, 100.0);
-        env.harmonic_amps
-            .iter_mut()
-            .enumerate()
-            .for_each(|(i, a)| *a = i as f32);
-        let t = thin(
-            &env,
-            &CsvOptions {
-                frame_step: 3,
-                max_harmonics: 8,
-                max_noise_bands: 5,
-                full_resolution: false,
-            },
-        );
+        env.harmonic_amps.iter_mut().enumerate().for_each(|(i, a)| *a = i as f32);
+        let t = thin(&env, &CsvOptions { frame_step: 3, max_harmonics: 8, max_noise_bands: 5, full_resolution: false });
         t.validate().unwrap();
         assert_eq!(t.frame_indices, vec![0, 3, 6, 9]);
         assert_eq!((t.harmonic_count, t.noise_band_count), (8, 5));
@@ -438,10 +353,7 @@ mod tests {
     #[test]
     fn a_chunk_keeps_its_frames_values() {
         let mut env = Envelope::silent(50.0, 16000.0, 300, 60, 65, 100.0);
-        env.f0_hz
-            .iter_mut()
-            .enumerate()
-            .for_each(|(i, f)| *f = i as f32);
+        env.f0_hz.iter_mut().enumerate().for_each(|(i, f)| *f = i as f32);
         let c = slice_frames(&env, 200, 300);
         c.validate().unwrap();
         assert_eq!(c.frame_count(), 100);

@@ -73,12 +73,7 @@ impl FastGru {
             device,
         );
         let recurrent_bias_n = Initializer::Zeros.init([hidden], device);
-        Self {
-            input,
-            recurrent,
-            recurrent_bias_n,
-            hidden,
-        }
+        Self { input, recurrent, recurrent_bias_n, hidden }
     }
 
     /// Runs the GRU from a zero state.
@@ -99,14 +94,9 @@ impl FastGru {
         let weights = self.recurrent.val().detach();
         // Recurrent bias row [0 | 0 | b_hn]: only the candidate gate has one (z and r share
         // the input projection's bias).
-        let recurrent_bias = Tensor::cat(
-            vec![
-                Tensor::zeros([2 * h], &device),
-                self.recurrent_bias_n.val().detach(),
-            ],
-            0,
-        )
-        .reshape([1, 3 * h]);
+        let recurrent_bias =
+            Tensor::cat(vec![Tensor::zeros([2 * h], &device), self.recurrent_bias_n.val().detach()], 0)
+                .reshape([1, 3 * h]);
 
         let mut hidden = Tensor::<2>::zeros([batch, h], &device);
         let mut outputs = Vec::with_capacity(frames);
@@ -115,10 +105,7 @@ impl FastGru {
         let mut recurrent_leaves = Vec::with_capacity(capacity);
         let mut previous_hidden = Vec::with_capacity(capacity);
         for t in 0..frames {
-            let mut x: Tensor<2> = projection_values
-                .clone()
-                .slice_dim(0, t..t + 1)
-                .reshape([batch, 3 * h]);
+            let mut x: Tensor<2> = projection_values.clone().slice_dim(0, t..t + 1).reshape([batch, 3 * h]);
             let mut rec = hidden.clone().matmul(weights.clone()) + recurrent_bias.clone();
             if track {
                 // Each leaf is a fresh tensor (`require_grad` keeps a tensor's node id).
@@ -134,19 +121,13 @@ impl FastGru {
             );
             let z = zr.clone().slice([0..batch, 0..h]);
             let r = zr.slice([0..batch, h..2 * h]);
-            let n = (x.slice([0..batch, 2 * h..3 * h]) + r * rec.slice([0..batch, 2 * h..3 * h]))
-                .tanh();
+            let n = (x.slice([0..batch, 2 * h..3 * h]) + r * rec.slice([0..batch, 2 * h..3 * h])).tanh();
             // h' = z ⊙ h + (1 - z) ⊙ n = n + z ⊙ (h - n)
             hidden = n.clone() + z * (hidden - n);
             outputs.push(hidden.clone());
         }
         let output = Tensor::stack::<3>(outputs, 1);
-        let tape = track.then_some(GruTape {
-            projection,
-            input_leaves,
-            recurrent_leaves,
-            previous_hidden,
-        });
+        let tape = track.then_some(GruTape { projection, input_leaves, recurrent_leaves, previous_hidden });
         (output, tape)
     }
 }
@@ -157,22 +138,14 @@ impl GruTape {
     /// `Σ (x W_ih + b) ⊙ G` whose backward pass gives the gradients of the input projection and
     /// of every layer before it (add it to the caller's other surrogates, then call
     /// `backward` once).
-    pub fn surrogate(
-        self,
-        grads: &Gradients,
-        gru: &FastGru,
-        params: &mut GradientsParams,
-    ) -> Tensor<1> {
+    pub fn surrogate(self, grads: &Gradients, gru: &FastGru, params: &mut GradientsParams) -> Tensor<1> {
         let [batch, frames, width] = self.projection.dims();
         let h = width / 3;
         let device = self.projection.device();
         let leaf_grads = |leaves: &[Tensor<2>]| -> Tensor<2> {
             let per_step = leaves
                 .iter()
-                .map(|leaf| {
-                    leaf.grad(grads)
-                        .unwrap_or_else(|| Tensor::zeros([batch, width], &device).inner())
-                })
+                .map(|leaf| leaf.grad(grads).unwrap_or_else(|| Tensor::zeros([batch, width], &device).inner()))
                 .collect();
             Tensor::cat(per_step, 0)
         };
@@ -182,10 +155,7 @@ impl GruTape {
         let previous = Tensor::cat(self.previous_hidden, 0).inner();
 
         let d_recurrent = previous.transpose().matmul(g_recurrent.clone());
-        let d_bias_n = g_recurrent
-            .slice([0..frames * batch, 2 * h..3 * h])
-            .sum_dim(0)
-            .reshape([h]);
+        let d_bias_n = g_recurrent.slice([0..frames * batch, 2 * h..3 * h]).sum_dim(0).reshape([h]);
         params.register(gru.recurrent.id, d_recurrent);
         params.register(gru.recurrent_bias_n.id, d_bias_n);
 
@@ -211,10 +181,7 @@ pub fn merge_into<M: Module>(into: &mut GradientsParams, mut from: GradientsPara
             }
         }
     }
-    model.visit(&mut Merge {
-        into,
-        from: &mut from,
-    });
+    model.visit(&mut Merge { into, from: &mut from });
 }
 
 #[cfg(test)]
@@ -231,10 +198,7 @@ mod tests {
         let mut hidden = Tensor::<2>::zeros([batch, h], &projection.device());
         let mut outs = Vec::new();
         for t in 0..frames {
-            let x: Tensor<2> = projection
-                .clone()
-                .slice([0..batch, t..t + 1])
-                .reshape([batch, 3 * h]);
+            let x: Tensor<2> = projection.clone().slice([0..batch, t..t + 1]).reshape([batch, 3 * h]);
             let hw = hidden.clone().matmul(w.clone());
             let z = burn::tensor::activation::sigmoid(
                 x.clone().slice([0..batch, 0..h]) + hw.clone().slice([0..batch, 0..h]),
@@ -242,8 +206,7 @@ mod tests {
             let r = burn::tensor::activation::sigmoid(
                 x.clone().slice([0..batch, h..2 * h]) + hw.clone().slice([0..batch, h..2 * h]),
             );
-            let hn =
-                hw.slice([0..batch, 2 * h..3 * h]) + gru.recurrent_bias_n.val().reshape([1, h]);
+            let hn = hw.slice([0..batch, 2 * h..3 * h]) + gru.recurrent_bias_n.val().reshape([1, h]);
             let n = (x.slice([0..batch, 2 * h..3 * h]) + r * hn).tanh();
             hidden = z.clone() * hidden + (z.neg() + 1.0) * n;
             outs.push(hidden.clone());
@@ -258,11 +221,7 @@ mod tests {
         let gru = FastGru::new(3, 5, &device);
         // Non-zero recurrent bias so its gradient path is exercised.
         let gru = FastGru {
-            recurrent_bias_n: Param::from_tensor(Tensor::random(
-                [5],
-                Distribution::Normal(0.0, 0.5),
-                &device,
-            )),
+            recurrent_bias_n: Param::from_tensor(Tensor::random([5], Distribution::Normal(0.0, 0.5), &device)),
             ..gru
         };
         let input = Tensor::<3>::random([2, 7, 3], Distribution::Normal(0.0, 1.0), &device);
@@ -293,29 +252,13 @@ mod tests {
                 assert!((x - y).abs() < 1e-4 * (1.0 + y.abs()), "{name}: {x} vs {y}");
             }
         };
-        check(
-            "recurrent",
-            fast.get(gru.recurrent.id),
-            ref_grads.get(gru.recurrent.id),
-        );
-        check(
-            "input weight",
-            fast.get(gru.input.weight.id),
-            ref_grads.get(gru.input.weight.id),
-        );
+        check("recurrent", fast.get(gru.recurrent.id), ref_grads.get(gru.recurrent.id));
+        check("input weight", fast.get(gru.input.weight.id), ref_grads.get(gru.input.weight.id));
         let fb: Option<Tensor<1>> = fast.get(gru.recurrent_bias_n.id);
         let rb: Option<Tensor<1>> = ref_grads.get(gru.recurrent_bias_n.id);
-        check(
-            "recurrent bias",
-            fb.map(|t| t.reshape([1, 5])),
-            rb.map(|t| t.reshape([1, 5])),
-        );
+        check("recurrent bias", fb.map(|t| t.reshape([1, 5])), rb.map(|t| t.reshape([1, 5])));
         let fb: Option<Tensor<1>> = fast.get(gru.input.bias.as_ref().unwrap().id);
         let rb: Option<Tensor<1>> = ref_grads.get(gru.input.bias.as_ref().unwrap().id);
-        check(
-            "input bias",
-            fb.map(|t| t.reshape([1, 15])),
-            rb.map(|t| t.reshape([1, 15])),
-        );
+        check("input bias", fb.map(|t| t.reshape([1, 15])), rb.map(|t| t.reshape([1, 15])));
     }
 }

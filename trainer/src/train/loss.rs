@@ -34,21 +34,10 @@ pub fn fft_sizes(sample_rate_hz: u32) -> Vec<usize> {
 /// - audio `[B, N]` → `[B, frames, n_fft / 2 + 1]`
 fn magnitudes(audio: Tensor<2>, n_fft: usize) -> Tensor<3> {
     let device = audio.device();
-    let options = StftOptions {
-        n_fft,
-        hop_length: n_fft / 4,
-        win_length: None,
-        center: false,
-        onesided: true,
-    };
+    let options = StftOptions { n_fft, hop_length: n_fft / 4, win_length: None, center: false, onesided: true };
     let spectrum = stft(audio, Some(hann_window(n_fft, true, &device)), options);
     let [b, frames, bins, _] = spectrum.dims();
-    spectrum
-        .powi_scalar(2)
-        .sum_dim(3)
-        .reshape([b, frames, bins])
-        .add_scalar(POWER_FLOOR)
-        .sqrt()
+    spectrum.powi_scalar(2).sum_dim(3).reshape([b, frames, bins]).add_scalar(POWER_FLOOR).sqrt()
 }
 
 /// The loss of `predicted` against `target` (both `[B, N]`), summed over the scales whose FFT
@@ -84,9 +73,7 @@ mod tests {
     fn loss_is_zero_for_equal_signals_and_grows_with_a_detuned_sine() {
         let device = Device::flex();
         let sine = |hz: f32| {
-            let v: Vec<f32> = (0..4096)
-                .map(|n| (std::f32::consts::TAU * hz * n as f32 / 16000.0).sin())
-                .collect();
+            let v: Vec<f32> = (0..4096).map(|n| (std::f32::consts::TAU * hz * n as f32 / 16000.0).sin()).collect();
             Tensor::<1>::from_floats(v.as_slice(), &device).reshape([1, 4096])
         };
         let sizes = fft_sizes(16000);

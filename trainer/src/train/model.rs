@@ -34,10 +34,7 @@ pub struct Fc {
 
 impl Fc {
     fn new(input: usize, output: usize, device: &Device) -> Self {
-        Self {
-            linear: LinearConfig::new(input, output).init(device),
-            norm: LayerNormConfig::new(output).init(device),
-        }
+        Self { linear: LinearConfig::new(input, output).init(device), norm: LayerNormConfig::new(output).init(device) }
     }
 
     /// # Shapes
@@ -55,9 +52,7 @@ pub struct FcStack {
 
 impl FcStack {
     fn new(input: usize, width: usize, device: &Device) -> Self {
-        let layers = (0..3)
-            .map(|i| Fc::new(if i == 0 { input } else { width }, width, device))
-            .collect();
+        let layers = (0..3).map(|i| Fc::new(if i == 0 { input } else { width }, width, device)).collect();
         Self { layers }
     }
 
@@ -107,24 +102,14 @@ impl ModelInputs {
         assert_eq!(f0_hz.len(), batch * frames);
         assert_eq!(loudness_db.len(), batch * frames);
         let f0_scaled: Vec<f32> = f0_hz.iter().map(|&f| hz_to_midi(f) / 127.0).collect();
-        let loudness_scaled: Vec<f32> = loudness_db
-            .iter()
-            .map(|&l| l / LOUDNESS_RANGE_DB + 1.0)
-            .collect();
+        let loudness_scaled: Vec<f32> = loudness_db.iter().map(|&l| l / LOUDNESS_RANGE_DB + 1.0).collect();
         let nyquist_hz = sample_rate_hz / 2.0;
         let mut mask = Vec::with_capacity(batch * frames * HARMONIC_COUNT);
         for &f in f0_hz {
-            mask.extend((1..=HARMONIC_COUNT).map(|k| {
-                if (k as f32) * f < nyquist_hz {
-                    1.0f32
-                } else {
-                    0.0
-                }
-            }));
+            mask.extend((1..=HARMONIC_COUNT).map(|k| if (k as f32) * f < nyquist_hz { 1.0f32 } else { 0.0 }));
         }
-        let make = |v: Vec<f32>, width: usize| {
-            Tensor::<1>::from_floats(v.as_slice(), device).reshape([batch, frames, width])
-        };
+        let make =
+            |v: Vec<f32>, width: usize| Tensor::<1>::from_floats(v.as_slice(), device).reshape([batch, frames, width]);
         Self {
             f0_scaled: make(f0_scaled, 1),
             loudness_scaled: make(loudness_scaled, 1),
@@ -146,10 +131,7 @@ pub struct Controls {
 /// DDSP's `exp_sigmoid`: `2 · sigmoid(x)^ln(10) + 1e-7`, a positive scale that spans many
 /// decades and has useful gradients everywhere.
 pub fn exp_sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    sigmoid(x)
-        .powf_scalar(std::f32::consts::LN_10)
-        .mul_scalar(2.0)
-        .add_scalar(1e-7)
+    sigmoid(x).powf_scalar(std::f32::consts::LN_10).mul_scalar(2.0).add_scalar(1e-7)
 }
 
 /// MIDI note number of `hz` (0 for 0 Hz or below, as DDSP's `hz_to_midi`).
@@ -171,12 +153,9 @@ impl DdspModel {
             gru: FastGru::new(2 * h, h, device),
             out_stack: FcStack::new(3 * h, h, device),
             dense_out: LinearConfig::new(h, 1 + HARMONIC_COUNT + NOISE_BAND_COUNT).init(device),
-            reverb: config.reverb.then(|| {
-                Reverb::new(
-                    (config.reverb_s * config.sample_rate_hz as f64) as usize,
-                    device,
-                )
-            }),
+            reverb: config
+                .reverb
+                .then(|| Reverb::new((config.reverb_s * config.sample_rate_hz as f64) as usize, device)),
         }
     }
 
@@ -197,31 +176,18 @@ impl DdspModel {
         let (skip, tape) = match gru_tape {
             Some(gru) => {
                 let leaf = stacks.clone().detach().require_grad();
-                (
-                    leaf.clone(),
-                    Some(ModelTape {
-                        gru,
-                        stacks,
-                        stacks_leaf: leaf,
-                    }),
-                )
+                (leaf.clone(), Some(ModelTape { gru, stacks, stacks_leaf: leaf }))
             }
             None => (stacks, None),
         };
-        let x = self
-            .out_stack
-            .forward(Tensor::cat(vec![skip, recurrent], 2));
+        let x = self.out_stack.forward(Tensor::cat(vec![skip, recurrent], 2));
         let out = self.dense_out.forward(x);
         let [b, t, _] = out.dims();
         let amplitude = exp_sigmoid(out.clone().slice([0..b, 0..t, 0..1]));
-        let distribution = exp_sigmoid(out.clone().slice([0..b, 0..t, 1..1 + HARMONIC_COUNT]))
-            * inputs.below_nyquist.clone();
+        let distribution =
+            exp_sigmoid(out.clone().slice([0..b, 0..t, 1..1 + HARMONIC_COUNT])) * inputs.below_nyquist.clone();
         let distribution = distribution.clone() / (distribution.sum_dim(2) + 1e-7);
-        let noise = out.slice([
-            0..b,
-            0..t,
-            1 + HARMONIC_COUNT..1 + HARMONIC_COUNT + NOISE_BAND_COUNT,
-        ]);
+        let noise = out.slice([0..b, 0..t, 1 + HARMONIC_COUNT..1 + HARMONIC_COUNT + NOISE_BAND_COUNT]);
         let controls = Controls {
             harmonic_amps: amplitude * distribution,
             noise_mags: exp_sigmoid(noise.add_scalar(NOISE_INITIAL_BIAS)),
@@ -245,12 +211,7 @@ impl ModelTape {
     /// Completes `params` (the gradients of the loss's backward pass, `grads`) with the
     /// gradients of the GRU and the layers before it: one more backward pass, of a surrogate
     /// whose gradient equals the loss's for those parameters.
-    pub fn backward_upstream(
-        self,
-        grads: &Gradients,
-        model: &DdspModel,
-        params: &mut GradientsParams,
-    ) {
+    pub fn backward_upstream(self, grads: &Gradients, model: &DdspModel, params: &mut GradientsParams) {
         let mut surrogate = self.gru.surrogate(grads, &model.gru, params);
         if let Some(g) = self.stacks_leaf.grad(grads) {
             surrogate = surrogate + (self.stacks * g.autodiff()).sum();
@@ -271,9 +232,7 @@ mod tests {
         let config = TrainConfig::preset(Preset::Quick).with_hidden(16);
         let model = DdspModel::new(&config, &device);
         // 2 examples x 5 frames; the second example at 1000 Hz: harmonics 8.. are above 8 kHz.
-        let f0 = [
-            220.0f32, 220.0, 220.0, 220.0, 220.0, 1000.0, 1000.0, 1000.0, 1000.0, 1000.0,
-        ];
+        let f0 = [220.0f32, 220.0, 220.0, 220.0, 220.0, 1000.0, 1000.0, 1000.0, 1000.0, 1000.0];
         let ld = [-30.0f32; 10];
         let inputs = ModelInputs::from_features(&f0, &ld, 2, 5, 16000.0, &device);
         let (controls, tape) = model.forward(&inputs, false);
@@ -283,10 +242,7 @@ mod tests {
         let amps: Vec<f32> = controls.harmonic_amps.to_data().try_to_vec().unwrap();
         let frame = &amps[5 * HARMONIC_COUNT..6 * HARMONIC_COUNT];
         assert!(frame[..7].iter().all(|&a| a > 0.0));
-        assert!(
-            frame[8..].iter().all(|&a| a == 0.0),
-            "partials above Nyquist must be silent"
-        );
+        assert!(frame[8..].iter().all(|&a| a == 0.0), "partials above Nyquist must be silent");
         let mags: Vec<f32> = controls.noise_mags.to_data().try_to_vec().unwrap();
         assert!(mags.iter().all(|&m| m > 0.0 && m < 2.0));
     }

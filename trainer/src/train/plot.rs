@@ -26,29 +26,13 @@ pub fn render_loss_plot(points: &[(f64, f64)]) -> Vec<u8> {
     for px in image.chunks_exact_mut(3) {
         px.copy_from_slice(&BACKGROUND);
     }
-    let finite: Vec<(f64, f64)> = points
-        .iter()
-        .copied()
-        .filter(|p| p.1.is_finite() && p.1 > 0.0)
-        .collect();
+    let finite: Vec<(f64, f64)> = points.iter().copied().filter(|p| p.1.is_finite() && p.1 > 0.0).collect();
     if finite.len() < 2 {
         return image;
     }
-    let (x0, x1) = (
-        finite[0].0,
-        finite[finite.len() - 1].0.max(finite[0].0 + 1.0),
-    );
-    let log_min = finite
-        .iter()
-        .map(|p| p.1.log10())
-        .fold(f64::INFINITY, f64::min)
-        .floor();
-    let log_max = finite
-        .iter()
-        .map(|p| p.1.log10())
-        .fold(f64::NEG_INFINITY, f64::max)
-        .ceil()
-        .max(log_min + 1.0);
+    let (x0, x1) = (finite[0].0, finite[finite.len() - 1].0.max(finite[0].0 + 1.0));
+    let log_min = finite.iter().map(|p| p.1.log10()).fold(f64::INFINITY, f64::min).floor();
+    let log_max = finite.iter().map(|p| p.1.log10()).fold(f64::NEG_INFINITY, f64::max).ceil().max(log_min + 1.0);
     let (w, h) = ((WIDTH - 2 * MARGIN) as f64, (HEIGHT - 2 * MARGIN) as f64);
     let to_px = |x: f64, y: f64| {
         let px = MARGIN as f64 + (x - x0) / (x1 - x0) * w;
@@ -86,11 +70,7 @@ pub fn render_loss_plot(points: &[(f64, f64)]) -> Vec<u8> {
             let n = ((bx - ax).abs().max((by - ay).abs()).ceil() as usize).max(1);
             for i in 0..=n {
                 let t = i as f64 / n as f64;
-                set(
-                    (ax + (bx - ax) * t).round() as i64,
-                    (ay + (by - ay) * t).round() as i64,
-                    color,
-                );
+                set((ax + (bx - ax) * t).round() as i64, (ay + (by - ay) * t).round() as i64, color);
             }
         }
     };
@@ -136,27 +116,17 @@ mod tests {
                 image[i..i + 3] == SMOOTH
             })
         };
-        assert!(
-            dark(MARGIN + 2, MARGIN, HEIGHT / 2),
-            "start of the curve must be high"
-        );
-        assert!(
-            dark(WIDTH - MARGIN - 2, HEIGHT / 2, HEIGHT - MARGIN),
-            "end of the curve must be low"
-        );
+        assert!(dark(MARGIN + 2, MARGIN, HEIGHT / 2), "start of the curve must be high");
+        assert!(dark(WIDTH - MARGIN - 2, HEIGHT / 2, HEIGHT - MARGIN), "end of the curve must be low");
     }
 
     #[test]
     fn written_file_is_a_png_of_the_stated_size() {
         let path = std::env::temp_dir().join(format!("ddsp-plot-{}.png", std::process::id()));
         write_loss_plot(&path, &[(1.0, 5.0), (2.0, 3.0), (3.0, 2.0)]).unwrap();
-        let decoder =
-            png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap()));
+        let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap()));
         let reader = decoder.read_info().unwrap();
-        assert_eq!(
-            (reader.info().width, reader.info().height),
-            (WIDTH as u32, HEIGHT as u32)
-        );
+        assert_eq!((reader.info().width, reader.info().height), (WIDTH as u32, HEIGHT as u32));
         std::fs::remove_file(&path).unwrap();
     }
 }

@@ -46,9 +46,7 @@ impl SynthInputs {
         assert_eq!(f0_hz.len(), batch * frames);
         let per_example = frames * hop * 2 * harmonics;
         let mut table = vec![0.0f32; batch * per_example];
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(batch.max(1));
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(batch.max(1));
         let chunk_examples = batch.div_ceil(threads).max(1);
         std::thread::scope(|scope| {
             for (chunk_index, chunk) in table.chunks_mut(chunk_examples * per_example).enumerate() {
@@ -62,18 +60,10 @@ impl SynthInputs {
             }
         });
         let mut rng = Random::new(noise_seed);
-        let noise: Vec<f32> = (0..batch * frames * hop)
-            .map(|_| rng.bipolar())
-            .collect();
+        let noise: Vec<f32> = (0..batch * frames * hop).map(|_| rng.bipolar()).collect();
         Self {
-            sine_table: Tensor::<1>::from_floats(table.as_slice(), device).reshape([
-                batch,
-                frames,
-                hop,
-                2 * harmonics,
-            ]),
-            noise_frames: Tensor::<1>::from_floats(noise.as_slice(), device)
-                .reshape([batch, frames, hop]),
+            sine_table: Tensor::<1>::from_floats(table.as_slice(), device).reshape([batch, frames, hop, 2 * harmonics]),
+            noise_frames: Tensor::<1>::from_floats(noise.as_slice(), device).reshape([batch, frames, hop]),
         }
     }
 }
@@ -83,13 +73,7 @@ impl SynthInputs {
 /// The fundamental's frequency is interpolated linearly from frame `i` (at sample `i·hop`) to
 /// frame `i+1` (held after the last frame); the phase starts at 0 and advances by
 /// `2π f / sample_rate` after each sample, as the shared renderer's oscillators do.
-pub fn fill_sine_table(
-    f0_hz: &[f32],
-    hop: usize,
-    harmonics: usize,
-    sample_rate_hz: f32,
-    out: &mut [f32],
-) {
+pub fn fill_sine_table(f0_hz: &[f32], hop: usize, harmonics: usize, sample_rate_hz: f32, out: &mut [f32]) {
     let frames = f0_hz.len();
     assert_eq!(out.len(), frames * hop * 2 * harmonics);
     let tau = std::f64::consts::TAU;
@@ -125,13 +109,7 @@ pub fn harmonic_audio(harmonic_amps: Tensor<3>, sine_table: Tensor<4>) -> Tensor
     let [b, t, h] = harmonic_amps.dims();
     let hop = sine_table.dims()[2];
     let next = if t > 1 {
-        Tensor::cat(
-            vec![
-                harmonic_amps.clone().slice([0..b, 1..t]),
-                harmonic_amps.clone().slice([0..b, t - 1..t]),
-            ],
-            1,
-        )
+        Tensor::cat(vec![harmonic_amps.clone().slice([0..b, 1..t]), harmonic_amps.clone().slice([0..b, t - 1..t])], 1)
     } else {
         harmonic_amps.clone()
     };
@@ -175,23 +153,17 @@ pub fn filtered_noise(noise_mags: Tensor<3>, noise_frames: Tensor<3>) -> Tensor<
 pub fn overlap_add(frames: Tensor<3>, hop: usize) -> Tensor<2> {
     let [b, t, len] = frames.dims();
     let pieces = len.div_ceil(hop);
-    let padded = frames
-        .pad([(0, pieces * hop - len)], PadMode::Constant(0.0))
-        .reshape([b, t, pieces, hop]);
+    let padded = frames.pad([(0, pieces * hop - len)], PadMode::Constant(0.0)).reshape([b, t, pieces, hop]);
     let mut sum: Option<Tensor<3>> = None;
     for p in 0..pieces {
-        let piece: Tensor<3> = padded
-            .clone()
-            .slice([0..b, 0..t, p..p + 1])
-            .reshape([b, t, hop]);
+        let piece: Tensor<3> = padded.clone().slice([0..b, 0..t, p..p + 1]).reshape([b, t, hop]);
         let shifted = piece.pad([(p, pieces - 1 - p), (0, 0)], PadMode::Constant(0.0));
         sum = Some(match sum {
             Some(s) => s + shifted,
             None => shifted,
         });
     }
-    sum.expect("at least one piece")
-        .reshape([b, (t + pieces - 1) * hop])
+    sum.expect("at least one piece").reshape([b, (t + pieces - 1) * hop])
 }
 
 /// DDSP's trainable reverb: a learned impulse response convolved with the dry signal and
@@ -205,13 +177,7 @@ pub struct Reverb {
 impl Reverb {
     /// A reverb of `len` samples, initialised near silence as in DDSP.
     pub fn new(len: usize, device: &Device) -> Self {
-        Self {
-            ir: Initializer::Normal {
-                mean: 0.0,
-                std: 1e-6,
-            }
-            .init([len.max(2)], device),
-        }
+        Self { ir: Initializer::Normal { mean: 0.0, std: 1e-6 }.init([len.max(2)], device) }
     }
 
     /// Dry + wet.
@@ -222,10 +188,7 @@ impl Reverb {
         let [b, n] = audio.dims();
         let ir = self.ir.val();
         let len = ir.dims()[0];
-        let ir = ir
-            .slice_dim(0, 1..len)
-            .pad([(1, 0)], PadMode::Constant(0.0))
-            .reshape([1, len]);
+        let ir = ir.slice_dim(0, 1..len).pad([(1, 0)], PadMode::Constant(0.0)).reshape([1, len]);
         let fft_len = (n + len - 1).next_power_of_two();
         let (a_re, a_im) = rfft(audio.clone(), 1, Some(fft_len));
         let (h_re, h_im) = rfft(ir, 1, Some(fft_len));
@@ -282,10 +245,7 @@ mod tests {
             let frame_pos = n as f64 / hop as f64;
             let amp = 0.1 * frame_pos.min(3.0);
             let expected = amp * (std::f64::consts::TAU * 400.0 * n as f64 / sr as f64).sin();
-            assert!(
-                (y as f64 - expected).abs() < 1e-4,
-                "sample {n}: {y} vs {expected}"
-            );
+            assert!((y as f64 - expected).abs() < 1e-4, "sample {n}: {y} vs {expected}");
         }
     }
 
@@ -315,11 +275,8 @@ mod tests {
     #[test]
     fn overlap_add_places_frames_hop_apart() {
         let device = Device::flex();
-        let frames = Tensor::<1>::from_floats(
-            [1.0f32, 2.0, 3.0, 4.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0],
-            &device,
-        )
-        .reshape([1, 2, 5]);
+        let frames = Tensor::<1>::from_floats([1.0f32, 2.0, 3.0, 4.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0], &device)
+            .reshape([1, 2, 5]);
         let out = to_vec(overlap_add(frames, 3));
         assert_eq!(out, vec![1.0, 2.0, 3.0, 14.0, 25.0, 30.0, 40.0, 50.0, 0.0]);
     }
@@ -352,20 +309,9 @@ mod tests {
         let device = Device::flex();
         let frames = env.frame_count();
         let hop = (env.sample_rate_hz / env.frame_rate_hz) as usize;
-        let inputs = SynthInputs::new(
-            &env.f0_hz,
-            1,
-            frames,
-            hop,
-            60,
-            env.sample_rate_hz as f32,
-            9,
-            &device,
-        );
-        let amps = Tensor::<1>::from_floats(env.harmonic_amps.as_slice(), &device)
-            .reshape([1, frames, 60]);
-        let mags =
-            Tensor::<1>::from_floats(env.band_mags.as_slice(), &device).reshape([1, frames, 65]);
+        let inputs = SynthInputs::new(&env.f0_hz, 1, frames, hop, 60, env.sample_rate_hz as f32, 9, &device);
+        let amps = Tensor::<1>::from_floats(env.harmonic_amps.as_slice(), &device).reshape([1, frames, 60]);
+        let mags = Tensor::<1>::from_floats(env.band_mags.as_slice(), &device).reshape([1, frames, 65]);
         let h = if harmonics { 1.0 } else { 0.0 };
         let n = if noise { 1.0 } else { 0.0 };
         let audio = harmonic_audio(amps, inputs.sine_table).mul_scalar(h)
@@ -412,9 +358,7 @@ mod tests {
             count += 1;
             start += n / 2;
         }
-        acc.iter()
-            .map(|p| 10.0 * (p / count as f64 + 1e-20).log10())
-            .collect()
+        acc.iter().map(|p| 10.0 * (p / count as f64 + 1e-20).log10()).collect()
     }
 
     /// Harmonics: both synthesisers sum the same sines (cumulative phase of the linearly
@@ -438,10 +382,7 @@ mod tests {
         let fft = planner.plan_fft_forward(n);
         let spectrum = |x: &[f32], start: usize| -> Vec<f64> {
             let mut frame: Vec<f64> = (0..n)
-                .map(|i| {
-                    x[start + i] as f64
-                        * (0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / n as f64).cos())
-                })
+                .map(|i| x[start + i] as f64 * (0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / n as f64).cos()))
                 .collect();
             let mut spec = fft.make_output_vec();
             fft.process(&mut frame, &mut spec).unwrap();
@@ -453,16 +394,12 @@ mod tests {
         while start + n <= ours.len() {
             let (a, b) = (spectrum(&ours, start), spectrum(&theirs, start));
             let centre = start + n / 2;
-            let f0 =
-                env.f0_hz[(centre as f64 * env.frame_rate_hz / env.sample_rate_hz) as usize] as f64;
+            let f0 = env.f0_hz[(centre as f64 * env.frame_rate_hz / env.sample_rate_hz) as usize] as f64;
             let loudest = b.iter().fold(0.0f64, |m, &v| m.max(v));
             for k in 1..=60 {
                 let bin = (k as f64 * f0 / bin_hz).round() as usize;
-                let peak = |s: &[f64]| {
-                    s[bin.saturating_sub(3)..(bin + 4).min(s.len())]
-                        .iter()
-                        .fold(0.0f64, |m, &v| m.max(v))
-                };
+                let peak =
+                    |s: &[f64]| s[bin.saturating_sub(3)..(bin + 4).min(s.len())].iter().fold(0.0f64, |m, &v| m.max(v));
                 let (pa, pb) = (peak(&a), peak(&b));
                 if pb > loudest * 0.01 {
                     diffs_db.push((20.0 * (pa / pb).log10()).abs());
@@ -471,17 +408,10 @@ mod tests {
             start += 256;
         }
         diffs_db.sort_by(f64::total_cmp);
-        assert!(
-            diffs_db.len() > 500,
-            "too few partials compared: {}",
-            diffs_db.len()
-        );
+        assert!(diffs_db.len() > 500, "too few partials compared: {}", diffs_db.len());
         let median = diffs_db[diffs_db.len() / 2];
         let p95 = diffs_db[diffs_db.len() * 95 / 100];
-        assert!(
-            median < 0.5 && p95 < 2.0,
-            "partial levels differ: median {median:.2} dB, 95th percentile {p95:.2} dB"
-        );
+        assert!(median < 0.5 && p95 < 2.0, "partial levels differ: median {median:.2} dB, 95th percentile {p95:.2} dB");
     }
 
     /// Noise: the generators differ (random sequences and method), so only the spectra can
@@ -498,18 +428,15 @@ mod tests {
         let mut diffs = Vec::new();
         let mut k = (200.0 / bin_hz) as usize;
         while (k + 8) as f64 * bin_hz <= 7000.0 {
-            let mean = |v: &[f64]| {
-                v[k..k + 8]
-                    .iter()
-                    .map(|d| 10f64.powf(d / 10.0))
-                    .sum::<f64>()
-                    / 8.0
-            };
+            let mean = |v: &[f64]| v[k..k + 8].iter().map(|d| 10f64.powf(d / 10.0)).sum::<f64>() / 8.0;
             diffs.push(10.0 * (mean(&ours) / mean(&theirs)).log10());
             k += 8;
         }
         let mean_abs = diffs.iter().map(|d| d.abs()).sum::<f64>() / diffs.len() as f64;
         let max_abs = diffs.iter().fold(0.0f64, |m, d| m.max(d.abs()));
-        assert!(mean_abs < 1.5 && max_abs < 3.0, "noise spectra differ: mean {mean_abs:.2} dB, max {max_abs:.2} dB, per group {diffs:.1?}");
+        assert!(
+            mean_abs < 1.5 && max_abs < 3.0,
+            "noise spectra differ: mean {mean_abs:.2} dB, max {max_abs:.2} dB, per group {diffs:.1?}"
+        );
     }
 }

@@ -121,9 +121,7 @@ pub struct Trainer {
 
 impl std::fmt::Debug for Trainer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Trainer")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
+        f.debug_struct("Trainer").field("config", &self.config).finish_non_exhaustive()
     }
 }
 
@@ -138,13 +136,7 @@ impl Trainer {
         let device = device.clone().autodiff();
         device.seed(config.seed);
         let model = DdspModel::new(&config, &device);
-        Self {
-            model,
-            optimizer: optimizer(),
-            fft_sizes: fft_sizes(config.sample_rate_hz),
-            config,
-            device,
-        }
+        Self { model, optimizer: optimizer(), fft_sizes: fft_sizes(config.sample_rate_hz), config, device }
     }
 
     /// One optimiser step on `batch` at learning rate `lr`; returns the batch's loss. A loss
@@ -174,12 +166,7 @@ impl Trainer {
             .reshape([batch.size, frames * c.hop_samples()]);
 
         let (controls, tape) = self.model.forward(&inputs, true);
-        let audio = synthesize(
-            controls.harmonic_amps,
-            controls.noise_mags,
-            &synth_inputs,
-            self.model.reverb.as_ref(),
-        );
+        let audio = synthesize(controls.harmonic_amps, controls.noise_mags, &synth_inputs, self.model.reverb.as_ref());
         let loss = spectral_loss(audio, target, &self.fft_sizes);
         let loss_value: f32 = loss.clone().into_scalar();
         if !loss_value.is_finite() {
@@ -197,16 +184,8 @@ impl Trainer {
 
     /// Serialises model, optimiser state and `state` into one buffer.
     fn checkpoint_bytes(&self, state: &TrainState) -> anyhow::Result<Vec<u8>> {
-        let model = self
-            .model
-            .clone()
-            .into_record()
-            .into_bytes()
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let optim = self
-            .optimizer
-            .into_bytes()
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let model = self.model.clone().into_record().into_bytes().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let optim = self.optimizer.into_bytes().map_err(|e| anyhow::anyhow!("{e}"))?;
         let state = serde_json::to_vec(state)?;
         let mut out = Vec::with_capacity(model.len() + optim.len() + state.len() + 32);
         out.extend_from_slice(CHECKPOINT_MAGIC);
@@ -219,34 +198,20 @@ impl Trainer {
 
     /// Restores model, optimiser and state from [`Trainer::checkpoint_bytes`]'s output.
     fn restore(&mut self, bytes: &[u8]) -> anyhow::Result<TrainState> {
-        let rest = bytes
-            .strip_prefix(CHECKPOINT_MAGIC)
-            .context("not a ddsp checkpoint")?;
+        let rest = bytes.strip_prefix(CHECKPOINT_MAGIC).context("not a ddsp checkpoint")?;
         let mut parts = Vec::new();
         let mut at = 0;
         for _ in 0..3 {
-            let len = u64::from_le_bytes(
-                rest.get(at..at + 8)
-                    .context("truncated checkpoint")?
-                    .try_into()?,
-            ) as usize;
-            parts.push(
-                rest.get(at + 8..at + 8 + len)
-                    .context("truncated checkpoint")?,
-            );
+            let len = u64::from_le_bytes(rest.get(at..at + 8).context("truncated checkpoint")?.try_into()?) as usize;
+            parts.push(rest.get(at + 8..at + 8 + len).context("truncated checkpoint")?);
             at += 8 + len;
         }
         let state: TrainState = serde_json::from_slice(parts[0])?;
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(parts[1].to_vec()))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        self.model = self
-            .model
-            .clone()
-            .try_load_record(record)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        self.optimizer = optimizer()
-            .from_bytes(Bytes::from_bytes_vec(parts[2].to_vec()))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let record =
+            ModuleRecord::from_bytes(Bytes::from_bytes_vec(parts[1].to_vec())).map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.model = self.model.clone().try_load_record(record).map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.optimizer =
+            optimizer().from_bytes(Bytes::from_bytes_vec(parts[2].to_vec())).map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(state)
     }
 }
@@ -287,10 +252,7 @@ pub fn clip_global_norm<M: Module>(params: &mut GradientsParams, model: &M, max_
     let Some(sum) = norm.sum else { return };
     let global = (sum.into_scalar::<f32>() as f64).sqrt();
     if global > max_norm {
-        model.visit(&mut Scale {
-            params,
-            factor: (max_norm / global) as f32,
-        });
+        model.visit(&mut Scale { params, factor: (max_norm / global) as f32 });
     }
 }
 
@@ -314,30 +276,18 @@ pub fn train(
     options: &TrainOptions,
 ) -> anyhow::Result<TrainOutcome> {
     let mut trainer = Trainer::new(config.clone(), device);
-    let mut state = TrainState {
-        step: 0,
-        elapsed_s: 0.0,
-    };
+    let mut state = TrainState { step: 0, elapsed_s: 0.0 };
     let mut log: Vec<LossEntry> = Vec::new();
     if options.resume {
-        let bytes = std::fs::read(paths.checkpoint()).with_context(|| {
-            format!(
-                "--resume: cannot read the checkpoint {}",
-                paths.checkpoint().display()
-            )
-        })?;
-        state = trainer.restore(&bytes).with_context(|| {
-            format!(
-                "--resume: {} is not a usable checkpoint",
-                paths.checkpoint().display()
-            )
-        })?;
+        let bytes = std::fs::read(paths.checkpoint())
+            .with_context(|| format!("--resume: cannot read the checkpoint {}", paths.checkpoint().display()))?;
+        state = trainer
+            .restore(&bytes)
+            .with_context(|| format!("--resume: {} is not a usable checkpoint", paths.checkpoint().display()))?;
         log = read_loss_log(&paths.loss_log())?;
         log.retain(|e| e.step <= state.step);
     }
-    config
-        .save(paths.config())
-        .with_context(|| format!("cannot write {}", paths.config().display()))?;
+    config.save(paths.config()).with_context(|| format!("cannot write {}", paths.config().display()))?;
 
     let start_step = state.step;
     let bar = progress_bar(config.steps as u64, start_step as u64, options.progress);
@@ -360,10 +310,7 @@ pub fn train(
                 bar.abandon();
                 write_logs(paths, &log)?;
                 let kept = if paths.checkpoint().exists() {
-                    format!(
-                        "the last good checkpoint ({}) is kept",
-                        paths.checkpoint().display()
-                    )
+                    format!("the last good checkpoint ({}) is kept", paths.checkpoint().display())
                 } else {
                     "no checkpoint had been written yet".to_string()
                 };
@@ -376,12 +323,7 @@ pub fn train(
         state.step += 1;
         state.elapsed_s = elapsed_before + run_start.elapsed().as_secs_f64();
         last_loss = Some(loss);
-        log.push(LossEntry {
-            step: state.step,
-            loss,
-            learning_rate: lr,
-            elapsed_s: state.elapsed_s,
-        });
+        log.push(LossEntry { step: state.step, loss, learning_rate: lr, elapsed_s: state.elapsed_s });
         bar.set_position(state.step as u64);
         bar.set_message(format!("{loss:.3}"));
         if state.step.is_multiple_of(config.checkpoint_every) || state.step == config.steps {
@@ -432,20 +374,13 @@ fn progress_bar(len: u64, pos: u64, visible: bool) -> indicatif::ProgressBar {
 fn save_checkpoint(trainer: &Trainer, state: &TrainState, paths: &RunPaths) -> anyhow::Result<()> {
     let bytes = trainer.checkpoint_bytes(state)?;
     write_bytes_atomically(&paths.checkpoint(), &bytes)?;
-    let model = trainer
-        .model
-        .clone()
-        .into_record()
-        .into_bytes()
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let model = trainer.model.clone().into_record().into_bytes().map_err(|e| anyhow::anyhow!("{e}"))?;
     write_bytes_atomically(&paths.model(), &model)
 }
 
 fn write_bytes_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    ddsp_shared::atomic_file::write_atomically(path, |w| -> std::io::Result<()> {
-        w.write_all(bytes)
-    })
-    .with_context(|| format!("cannot write {}", path.display()))
+    ddsp_shared::atomic_file::write_atomically(path, |w| -> std::io::Result<()> { w.write_all(bytes) })
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn write_logs(paths: &RunPaths, log: &[LossEntry]) -> anyhow::Result<()> {
@@ -453,11 +388,7 @@ fn write_logs(paths: &RunPaths, log: &[LossEntry]) -> anyhow::Result<()> {
     ddsp_shared::atomic_file::write_atomically(&path, |w| -> std::io::Result<()> {
         writeln!(w, "step,loss,learning_rate,elapsed_s")?;
         for e in log {
-            writeln!(
-                w,
-                "{},{},{},{:.3}",
-                e.step, e.loss, e.learning_rate, e.elapsed_s
-            )?;
+            writeln!(w, "{},{},{},{:.3}", e.step, e.loss, e.learning_rate, e.elapsed_s)?;
         }
         Ok(())
     })
@@ -488,11 +419,7 @@ pub fn read_loss_log(path: &Path) -> anyhow::Result<Vec<LossEntry>> {
             })
         };
         out.push(parse().with_context(|| {
-            format!(
-                "{} line {}: expected step,loss,learning_rate,elapsed_s, got {line:?}",
-                path.display(),
-                i + 1
-            )
+            format!("{} line {}: expected step,loss,learning_rate,elapsed_s, got {line:?}", path.display(), i + 1)
         })?);
     }
     Ok(out)
@@ -502,18 +429,11 @@ pub fn read_loss_log(path: &Path) -> anyhow::Result<Vec<LossEntry>> {
 pub fn load_model(paths: &RunPaths, device: &Device) -> anyhow::Result<(TrainConfig, DdspModel)> {
     let config = TrainConfig::load(paths.config())
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", paths.config().display()))?;
-    let bytes = std::fs::read(paths.model())
-        .with_context(|| format!("cannot read {}", paths.model().display()))?;
+    let bytes = std::fs::read(paths.model()).with_context(|| format!("cannot read {}", paths.model().display()))?;
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
         .map_err(|e| anyhow::anyhow!("{} is not a model record: {e}", paths.model().display()))?;
     let model = DdspModel::new(&config, device)
         .try_load_record(record)
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "{} does not fit {}: {e}",
-                paths.model().display(),
-                paths.config().display()
-            )
-        })?;
+        .map_err(|e| anyhow::anyhow!("{} does not fit {}: {e}", paths.model().display(), paths.config().display()))?;
     Ok((config, model))
 }

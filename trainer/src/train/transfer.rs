@@ -52,22 +52,10 @@ pub fn transfer(
             .with_context(|| format!("cannot analyse {}", input.display()))?;
     let ratio = 2f32.powf(options.pitch_shift_st / 12.0);
     f0.iter_mut().for_each(|f| *f *= ratio);
-    loudness
-        .iter_mut()
-        .for_each(|l| *l += options.loudness_shift_db);
+    loudness.iter_mut().for_each(|l| *l += options.loudness_shift_db);
     let env = predict_envelope(&model, &config, &f0, &loudness, &device);
     let out = render(&env, 1.0, 1.0);
-    write_wav(
-        output,
-        &out,
-        config.sample_rate_hz,
-        WavSampleFormat::Float32,
-    )?;
-    ddsp_shared::unified_csv::write_path(&env, csv)
-        .with_context(|| format!("cannot write {}", csv.display()))?;
-    Ok(TransferSummary {
-        wav: output.to_path_buf(),
-        csv: csv.to_path_buf(),
-        duration_s: env.duration_s(),
-    })
+    write_wav(output, &out, config.sample_rate_hz, WavSampleFormat::Float32)?;
+    ddsp_shared::unified_csv::write_path(&env, csv).with_context(|| format!("cannot write {}", csv.display()))?;
+    Ok(TransferSummary { wav: output.to_path_buf(), csv: csv.to_path_buf(), duration_s: env.duration_s() })
 }

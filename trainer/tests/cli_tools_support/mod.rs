@@ -9,11 +9,7 @@ use ddsp_shared::Envelope;
 
 /// Runs `ddsp` with `args` in `dir`.
 pub fn ddsp_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ddsp"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run ddsp")
+    Command::new(env!("CARGO_BIN_EXE_ddsp")).args(args).current_dir(dir).output().expect("run ddsp")
 }
 
 /// Runs `ddsp` and insists it succeeds.
@@ -50,17 +46,12 @@ pub fn scratch(name: &str) -> PathBuf {
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 /// A numpy-written fixture archive (trainer/tests/fixtures/npz).
 pub fn npz_fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/npz")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/npz").join(name)
 }
 
 /// Reads a unified CSV or panics with the reader's message.
@@ -82,17 +73,7 @@ pub fn flute_16k_csv() -> PathBuf {
     CSV.get_or_init(|| {
         let dir = scratch("flute-16k");
         let wav = repo_root().join("examples/flute_phrase_44k.wav");
-        ddsp_ok(
-            &dir,
-            &[
-                "analyze",
-                wav.to_str().unwrap(),
-                "--sample-rate",
-                "16000",
-                "-o",
-                "whole.csv",
-            ],
-        );
+        ddsp_ok(&dir, &["analyze", wav.to_str().unwrap(), "--sample-rate", "16000", "-o", "whole.csv"]);
         let whole = read_csv(&dir.join("whole.csv"));
         let frames = (4.0 * whole.frame_rate_hz) as usize;
         let (h, b) = (whole.harmonic_count, whole.noise_band_count);
@@ -132,9 +113,8 @@ pub fn band_energy(signal: &[f32], sample_rate_hz: f32, lo_hz: f32, hi_hz: f32) 
     use realfft::RealFftPlanner;
     const N: usize = 4096;
     let fft = RealFftPlanner::<f32>::new().plan_fft_forward(N);
-    let window: Vec<f32> = (0..N)
-        .map(|i| 0.5 - 0.5 * (2.0 * std::f32::consts::PI * i as f32 / N as f32).cos())
-        .collect();
+    let window: Vec<f32> =
+        (0..N).map(|i| 0.5 - 0.5 * (2.0 * std::f32::consts::PI * i as f32 / N as f32).cos()).collect();
     let mut input = fft.make_input_vec();
     let mut spectrum = fft.make_output_vec();
     let bin_hz = sample_rate_hz / N as f32;
