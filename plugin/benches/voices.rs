@@ -31,7 +31,7 @@ fn bench_voices(c: &mut Criterion) {
     let mut group = c.benchmark_group("process_512_samples_48k");
     for voices in [1usize, 16] {
         let settings =
-            NoteSettings { root_note: 60, divisions_per_octave: 12.0, velocity_sensitivity: 1.0, voice_count: 16 };
+            NoteSettings { root_note: 60, divisions_per_octave: 12, velocity_sensitivity: 1.0, voice_count: 16 };
         let mut bank = VoiceBank::default();
         bank.prepare(SAMPLE_RATE_HZ, MAX_BLOCK_SIZE);
         for v in 0..voices {

@@ -11,7 +11,7 @@
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 
-use ddsp_shared::render::{AnchorMode as RenderAnchor, BounceParams, RenderParams};
+use ddsp_shared::render::RenderParams;
 use nice_plug::midi::{Channel, Key, VoiceID};
 use nice_plug::prelude::*;
 use nice_plug_egui::EguiEditorState;
@@ -26,7 +26,7 @@ pub mod state;
 pub mod voice;
 
 use adsr::AdsrSettings;
-use params::{AnchorMode, KeyMode, PlayerParams};
+use params::{KeyMode, PlayerParams};
 use spectral_view::SpectrumSnapshot;
 use state::{Sound, SoundExchange, SoundSlot};
 use voice::{NoteKey, NoteSettings, VoiceBank};
@@ -101,36 +101,7 @@ impl Default for SpectralPlayer {
 impl SpectralPlayer {
     /// The renderer's controls from the current parameter values.
     fn render_params(&self) -> RenderParams {
-        let p = &self.params;
-        RenderParams {
-            pitch_steps: p.master_pitch_steps.value(),
-            tet_size: p.tet_size.value().max(1) as u32,
-            stretch: p.stretch.value(),
-            anchor: match p.anchor_mode.value() {
-                AnchorMode::CentrePartial => RenderAnchor::CentrePartial,
-                AnchorMode::FixedF0 => RenderAnchor::FixedF0,
-                AnchorMode::Manual => RenderAnchor::ManualHz,
-            },
-            anchor_hz: p.anchor_hz.value(),
-            bounce: BounceParams {
-                enabled: p.bounce_on.value(),
-                min: p.bounce_min.value(),
-                max: p.bounce_max.value(),
-                speed_hz: p.bounce_speed_hz.value(),
-                jitter: p.bounce_jitter.value(),
-                duration_s: p.bounce_duration_s.value(),
-            },
-            harmonic_volume: p.harmonic_volume.value(),
-            partial_gain: p.partial_gain.value(),
-            noise_volume: p.noise_volume.value(),
-            noise_magnitude_scale: p.noise_magnitude_scale.value(),
-            smoothing_ms: p.smoothing_ms.value(),
-            start_frame: p.start_frame.value().max(0) as usize,
-            frame_count: p.frame_count.value().max(0) as usize,
-            looping: p.loop_on.value(),
-            playback_rate: p.playback_rate.value(),
-            update_rate_hz: p.update_rate_hz.value(),
-        }
+        self.params.render_params()
     }
 
     fn note_settings(&self) -> NoteSettings {
@@ -138,8 +109,8 @@ impl SpectralPlayer {
         NoteSettings {
             root_note: p.root_note.value(),
             divisions_per_octave: match p.key_mode.value() {
-                KeyMode::TetStep => p.tet_size.value().max(1) as f32,
-                KeyMode::Semitone => 12.0,
+                KeyMode::TetStep => p.tet_size.value().max(1) as u32,
+                KeyMode::Semitone => 12,
             },
             velocity_sensitivity: p.velocity_sensitivity.value(),
             voice_count: p.voice_count.value().max(1) as usize,

@@ -2,29 +2,44 @@
 //! controls of SPEC §5), and the persisted sound slot.
 //!
 //! Parameter ids are the save format of every project that uses the plugin: they are short and
-//! must never be renamed or reused. Ranges match SPEC §4; the GUI reads the same ranges from here.
+//! must never be renamed or reused. The ranges and defaults of the SPEC §4 controls are built
+//! from `ddsp-shared`'s range constants and `RenderParams::default()` (one fact, one place); the
+//! GUI reads them from here.
 
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
+use ddsp_shared::render::{
+    AnchorMode, BounceParams, RenderParams, ANCHOR_HZ_RANGE, BOUNCE_DURATION_S_RANGE, BOUNCE_JITTER_RANGE,
+    BOUNCE_SPEED_HZ_RANGE, HARMONIC_VOLUME_RANGE, NOISE_MAGNITUDE_SCALE_RANGE, NOISE_VOLUME_RANGE, PARTIAL_GAIN_RANGE,
+    PITCH_STEPS_RANGE, PLAYBACK_RATE_RANGE, SMOOTHING_MS_RANGE, STRETCH_RANGE, TET_SIZE_RANGE, UPDATE_RATE_HZ_RANGE,
+};
 use nice_plug::prelude::*;
 
 use crate::state::SoundSlot;
 
-/// Which frequency the stretch transform keeps fixed (SPEC §4 "anchor modes").
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AnchorMode {
-    /// The middle harmonic of the current frame.
-    #[id = "centre"]
-    #[name = "Centre partial"]
-    CentrePartial,
-    /// The frame's f0 after pitch.
-    #[id = "f0"]
-    #[name = "Fixed f0"]
-    FixedF0,
-    /// The "Anchor" parameter in Hz.
-    #[id = "manual"]
-    #[name = "Manual Hz"]
-    Manual,
+/// The "Anchor mode" parameter's value: the renderer's [`AnchorMode`] (SPEC §4 "anchor modes"),
+/// whose names and permanent ids live beside it in `ddsp-shared`. A newtype only because
+/// nice-plug's [`Enum`] must be implemented in this crate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnchorChoice(pub AnchorMode);
+
+impl Enum for AnchorChoice {
+    fn variants() -> &'static [&'static str] {
+        &AnchorMode::NAMES
+    }
+
+    fn ids() -> Option<&'static [&'static str]> {
+        Some(&AnchorMode::IDS)
+    }
+
+    fn to_index(self) -> usize {
+        self.0.index()
+    }
+
+    fn from_index(index: usize) -> Self {
+        Self(AnchorMode::from_index(index))
+    }
 }
 
 /// How far one MIDI key moves the pitch.
@@ -65,8 +80,8 @@ pub struct PlayerParams {
     #[id = "stretch"]
     pub stretch: FloatParam,
     #[id = "anchmode"]
-    pub anchor_mode: EnumParam<AnchorMode>,
-    /// The anchor used by [`AnchorMode::Manual`].
+    pub anchor_mode: EnumParam<AnchorChoice>,
+    /// The anchor used by [`AnchorMode::ManualHz`].
     #[id = "anchhz"]
     pub anchor_hz: FloatParam,
 
@@ -156,25 +171,43 @@ pub struct PlayerParams {
 /// Stretch range of SPEC §4, shared by stretch and the bounce limits. Skewed so that 1.0 sits
 /// in the middle of a slider (0.25 and 4 are equally far from 1 in log terms).
 pub fn stretch_range() -> FloatRange {
-    // normalized = ((s - 0.25) / 3.75)^factor; this factor maps s = 1 to exactly 0.5.
-    FloatRange::Skewed { min: 0.25, max: 4.0, factor: STRETCH_SKEW }
+    let (min, max) = (*STRETCH_RANGE.start(), *STRETCH_RANGE.end());
+    // normalized = ((s - min) / (max - min))^factor; this factor maps s = 1 to exactly 0.5.
+    let factor = 0.5f32.ln() / ((1.0 - min) / (max - min)).ln();
+    FloatRange::Skewed { min, max, factor }
 }
 
-/// `ln(0.5) / ln(0.75 / 3.75)`: puts stretch 1.0 at the middle of the normalised range.
-const STRETCH_SKEW: f32 = 0.430_676_56;
+/// A linear range over `range`.
+fn linear(range: &RangeInclusive<f32>) -> FloatRange {
+    FloatRange::Linear { min: *range.start(), max: *range.end() }
+}
+
+/// A range over `range`, skewed by `skew` (negative: more of the slider for small values).
+fn skewed(range: &RangeInclusive<f32>, skew: f32) -> FloatRange {
+    FloatRange::Skewed { min: *range.start(), max: *range.end(), factor: FloatRange::skew_factor(skew) }
+}
 
 /// A time in milliseconds from 0 to `max_ms`, skewed towards short times.
 fn time_ms_range(max_ms: f32) -> FloatRange {
-    FloatRange::Skewed { min: 0.0, max: max_ms, factor: FloatRange::skew_factor(-2.0) }
+    skewed(&(0.0..=max_ms), -2.0)
 }
 
-/// A linear level 0..=`max` shown as a percentage.
-fn level_param(name: &str, default: f32, max: f32) -> FloatParam {
-    FloatParam::new(name, default, FloatRange::Linear { min: 0.0, max })
+/// A linear level over `range` shown as a percentage.
+fn level_param(name: &str, default: f32, range: &RangeInclusive<f32>) -> FloatParam {
+    FloatParam::new(name, default, linear(range))
         .with_unit(" %")
         .with_value_to_string(formatters::v2s_f32_percentage(0))
         .with_string_to_value(formatters::s2v_f32_percentage())
 }
+
+/// A stretch factor (stretch itself and the bounce limits).
+fn stretch_param(name: &str, default: f32) -> FloatParam {
+    FloatParam::new(name, default, stretch_range()).with_unit(" x").with_value_to_string(formatters::v2s_f32_rounded(3))
+}
+
+/// A plugin voice loops its playback window by default, so a held note keeps sounding however
+/// short the file (`ddsp render` plays a file once: `RenderParams::default()` does not loop).
+const LOOP_DEFAULT: bool = true;
 
 /// Highest frame index the start frame and frame count parameters accept: one hour at the
 /// original's 250 frames per second.
@@ -183,50 +216,44 @@ pub const MAX_FRAME_PARAM: i32 = 900_000;
 impl PlayerParams {
     /// Parameters at their defaults, with `sound` as the persisted sound slot.
     pub fn new(sound: SoundSlot) -> Self {
+        let d = RenderParams::default();
+        let db = d.bounce;
+        let (tet_min, tet_max) = (*TET_SIZE_RANGE.start() as i32, *TET_SIZE_RANGE.end() as i32);
         Self {
             sound,
-            tet_size: IntParam::new("TET size", 12, IntRange::Linear { min: 1, max: 96 }).with_unit(" steps/oct"),
-            master_pitch_steps: FloatParam::new("Master pitch", 0.0, FloatRange::Linear { min: -48.0, max: 48.0 })
+            tet_size: IntParam::new("TET size", d.tet_size as i32, IntRange::Linear { min: tet_min, max: tet_max })
+                .with_unit(" steps/oct"),
+            master_pitch_steps: FloatParam::new("Master pitch", d.pitch_steps, linear(&PITCH_STEPS_RANGE))
                 .with_unit(" steps")
                 .with_step_size(0.01),
-            stretch: FloatParam::new("Stretch", 1.0, stretch_range())
-                .with_unit(" x")
-                .with_value_to_string(formatters::v2s_f32_rounded(3)),
-            anchor_mode: EnumParam::new("Anchor mode", AnchorMode::FixedF0),
-            anchor_hz: FloatParam::new(
-                "Anchor",
-                440.0,
-                FloatRange::Skewed { min: 1.0, max: 20_000.0, factor: FloatRange::skew_factor(-2.5) },
-            )
-            .with_unit(" Hz")
-            .with_value_to_string(formatters::v2s_f32_rounded(1)),
-            bounce_on: BoolParam::new("Bounce", false),
-            bounce_min: FloatParam::new("Bounce min", 0.5, stretch_range())
-                .with_unit(" x")
-                .with_value_to_string(formatters::v2s_f32_rounded(3)),
-            bounce_max: FloatParam::new("Bounce max", 2.0, stretch_range())
-                .with_unit(" x")
-                .with_value_to_string(formatters::v2s_f32_rounded(3)),
-            bounce_speed_hz: FloatParam::new(
-                "Bounce speed",
-                1.0,
-                FloatRange::Skewed { min: 0.01, max: 50.0, factor: FloatRange::skew_factor(-2.5) },
-            )
-            .with_unit(" Hz")
-            .with_value_to_string(formatters::v2s_f32_rounded(2)),
-            bounce_jitter: level_param("Bounce jitter", 0.0, 1.0),
+            stretch: stretch_param("Stretch", d.stretch),
+            anchor_mode: EnumParam::new("Anchor mode", AnchorChoice(d.anchor)),
+            anchor_hz: FloatParam::new("Anchor", d.anchor_hz, skewed(&ANCHOR_HZ_RANGE, -2.5))
+                .with_unit(" Hz")
+                .with_value_to_string(formatters::v2s_f32_rounded(1)),
+            bounce_on: BoolParam::new("Bounce", db.enabled),
+            bounce_min: stretch_param("Bounce min", db.min),
+            bounce_max: stretch_param("Bounce max", db.max),
+            bounce_speed_hz: FloatParam::new("Bounce speed", db.speed_hz, skewed(&BOUNCE_SPEED_HZ_RANGE, -2.5))
+                .with_unit(" Hz")
+                .with_value_to_string(formatters::v2s_f32_rounded(2)),
+            bounce_jitter: level_param("Bounce jitter", db.jitter, &BOUNCE_JITTER_RANGE),
             bounce_duration_s: FloatParam::new(
                 "Bounce duration",
-                0.0,
-                FloatRange::Skewed { min: 0.0, max: 3600.0, factor: FloatRange::skew_factor(-3.0) },
+                db.duration_s,
+                skewed(&BOUNCE_DURATION_S_RANGE, -3.0),
             )
             .with_unit(" s")
             .with_value_to_string(formatters::v2s_f32_rounded(2)),
-            harmonic_volume: level_param("Harmonic volume", 1.0, 4.0),
-            partial_gain: level_param("Partial gain", 1.0, 16.0),
-            noise_volume: level_param("Noise volume", 1.0, 4.0),
-            noise_magnitude_scale: level_param("Noise magnitude", 1.0, 16.0),
-            smoothing_ms: FloatParam::new("Smoothing", 20.0, time_ms_range(2000.0))
+            harmonic_volume: level_param("Harmonic volume", d.harmonic_volume, &HARMONIC_VOLUME_RANGE),
+            partial_gain: level_param("Partial gain", d.partial_gain, &PARTIAL_GAIN_RANGE),
+            noise_volume: level_param("Noise volume", d.noise_volume, &NOISE_VOLUME_RANGE),
+            noise_magnitude_scale: level_param(
+                "Noise magnitude",
+                d.noise_magnitude_scale,
+                &NOISE_MAGNITUDE_SCALE_RANGE,
+            ),
+            smoothing_ms: FloatParam::new("Smoothing", d.smoothing_ms, skewed(&SMOOTHING_MS_RANGE, -2.0))
                 .with_unit(" ms")
                 .with_value_to_string(formatters::v2s_f32_rounded(1)),
             output_gain: FloatParam::new(
@@ -244,40 +271,36 @@ impl PlayerParams {
             .with_string_to_value(formatters::s2v_f32_gain_to_db()),
             start_frame: IntParam::new("Start frame", 0, IntRange::Linear { min: 0, max: MAX_FRAME_PARAM }),
             frame_count: IntParam::new("Frame count", 0, IntRange::Linear { min: 0, max: MAX_FRAME_PARAM }),
-            loop_on: BoolParam::new("Loop", true),
+            loop_on: BoolParam::new("Loop", LOOP_DEFAULT),
             playback_rate: FloatParam::new(
                 "Playback rate",
-                1.0,
+                d.playback_rate,
                 FloatRange::SymmetricalSkewed {
-                    min: -8.0,
-                    max: 8.0,
+                    min: *PLAYBACK_RATE_RANGE.start(),
+                    max: *PLAYBACK_RATE_RANGE.end(),
                     factor: FloatRange::skew_factor(-1.5),
                     center: 0.0,
                 },
             )
             .with_unit(" x")
             .with_value_to_string(formatters::v2s_f32_rounded(3)),
-            update_rate_hz: FloatParam::new(
-                "Update rate",
-                0.0,
-                FloatRange::Skewed { min: 0.0, max: 2000.0, factor: FloatRange::skew_factor(-2.5) },
-            )
-            .with_unit(" Hz")
-            .with_value_to_string(formatters::v2s_f32_rounded(1)),
+            update_rate_hz: FloatParam::new("Update rate", d.update_rate_hz, skewed(&UPDATE_RATE_HZ_RANGE, -2.5))
+                .with_unit(" Hz")
+                .with_value_to_string(formatters::v2s_f32_rounded(1)),
             play: BoolParam::new("Play", false),
             host_sync: BoolParam::new("Host sync", false),
             root_note: IntParam::new("Root note", 60, IntRange::Linear { min: 0, max: 127 })
                 .with_value_to_string(Arc::new(note_name))
                 .with_string_to_value(Arc::new(parse_note_name)),
             key_mode: EnumParam::new("Key mode", KeyMode::TetStep),
-            velocity_sensitivity: level_param("Velocity sensitivity", 1.0, 1.0),
+            velocity_sensitivity: level_param("Velocity sensitivity", 1.0, &(0.0..=1.0)),
             attack_ms: FloatParam::new("Attack", 5.0, time_ms_range(10_000.0))
                 .with_unit(" ms")
                 .with_value_to_string(formatters::v2s_f32_rounded(1)),
             decay_ms: FloatParam::new("Decay", 200.0, time_ms_range(10_000.0))
                 .with_unit(" ms")
                 .with_value_to_string(formatters::v2s_f32_rounded(1)),
-            sustain: level_param("Sustain", 1.0, 1.0),
+            sustain: level_param("Sustain", 1.0, &(0.0..=1.0)),
             release_ms: FloatParam::new("Release", 150.0, time_ms_range(10_000.0))
                 .with_unit(" ms")
                 .with_value_to_string(formatters::v2s_f32_rounded(1)),
@@ -285,6 +308,37 @@ impl PlayerParams {
                 .with_unit(" steps")
                 .with_step_size(0.01),
             voice_count: IntParam::new("Voices", 8, IntRange::Linear { min: 1, max: MAX_VOICES as i32 }),
+        }
+    }
+}
+
+impl PlayerParams {
+    /// The renderer's controls from the current parameter values.
+    pub fn render_params(&self) -> RenderParams {
+        RenderParams {
+            pitch_steps: self.master_pitch_steps.value(),
+            tet_size: self.tet_size.value().max(1) as u32,
+            stretch: self.stretch.value(),
+            anchor: self.anchor_mode.value().0,
+            anchor_hz: self.anchor_hz.value(),
+            bounce: BounceParams {
+                enabled: self.bounce_on.value(),
+                min: self.bounce_min.value(),
+                max: self.bounce_max.value(),
+                speed_hz: self.bounce_speed_hz.value(),
+                jitter: self.bounce_jitter.value(),
+                duration_s: self.bounce_duration_s.value(),
+            },
+            harmonic_volume: self.harmonic_volume.value(),
+            partial_gain: self.partial_gain.value(),
+            noise_volume: self.noise_volume.value(),
+            noise_magnitude_scale: self.noise_magnitude_scale.value(),
+            smoothing_ms: self.smoothing_ms.value(),
+            start_frame: self.start_frame.value().max(0) as usize,
+            frame_count: self.frame_count.value().max(0) as usize,
+            looping: self.loop_on.value(),
+            playback_rate: self.playback_rate.value(),
+            update_rate_hz: self.update_rate_hz.value(),
         }
     }
 }
@@ -335,6 +389,42 @@ mod tests {
         assert_eq!(note_name(69), "A4");
         assert_eq!(parse_note_name("Bb3"), Some(58));
         assert_eq!(parse_note_name("H4"), None);
+    }
+
+    /// The parameters at their defaults are the renderer's defaults (but for looping, see
+    /// [`LOOP_DEFAULT`]), and each SPEC §4 parameter spans exactly the renderer's range.
+    #[test]
+    fn defaults_and_ranges_are_the_renderers() {
+        let params = PlayerParams::new(SoundSlot(crate::state::SoundExchange::with_builtin_sound()));
+        assert_eq!(params.render_params(), RenderParams { looping: LOOP_DEFAULT, ..RenderParams::default() });
+        let spans = [
+            (&params.master_pitch_steps, PITCH_STEPS_RANGE),
+            (&params.stretch, STRETCH_RANGE),
+            (&params.anchor_hz, ANCHOR_HZ_RANGE),
+            (&params.bounce_min, STRETCH_RANGE),
+            (&params.bounce_max, STRETCH_RANGE),
+            (&params.bounce_speed_hz, BOUNCE_SPEED_HZ_RANGE),
+            (&params.bounce_jitter, BOUNCE_JITTER_RANGE),
+            (&params.bounce_duration_s, BOUNCE_DURATION_S_RANGE),
+            (&params.harmonic_volume, HARMONIC_VOLUME_RANGE),
+            (&params.partial_gain, PARTIAL_GAIN_RANGE),
+            (&params.noise_volume, NOISE_VOLUME_RANGE),
+            (&params.noise_magnitude_scale, NOISE_MAGNITUDE_SCALE_RANGE),
+            (&params.smoothing_ms, SMOOTHING_MS_RANGE),
+            (&params.playback_rate, PLAYBACK_RATE_RANGE),
+            (&params.update_rate_hz, UPDATE_RATE_HZ_RANGE),
+        ];
+        for (param, range) in spans {
+            let (low, high) = (param.preview_plain(0.0), param.preview_plain(1.0));
+            assert!((low - range.start()).abs() <= 1e-4 * range.end().abs(), "{}: {low} vs {range:?}", param.name());
+            assert!((high - range.end()).abs() <= 1e-4 * range.end().abs(), "{}: {high} vs {range:?}", param.name());
+        }
+        assert_eq!(params.tet_size.preview_plain(0.0) as u32, *TET_SIZE_RANGE.start());
+        assert_eq!(params.tet_size.preview_plain(1.0) as u32, *TET_SIZE_RANGE.end());
+        for (index, mode) in AnchorMode::ALL.into_iter().enumerate() {
+            assert_eq!(AnchorChoice::from_index(index), AnchorChoice(mode));
+            assert_eq!(AnchorChoice(mode).to_index(), index);
+        }
     }
 
     #[test]

@@ -218,7 +218,7 @@ pub fn parse_csv(text: &str) -> Result<Envelope, String> {
     if envelope.frame_count() == 0 {
         return Err("the CSV has no frames".to_owned());
     }
-    envelope.validate()?;
+    envelope.validate().map_err(|e| e.to_string())?;
     Ok(envelope)
 }
 

@@ -5,7 +5,7 @@
 //! flips state. Slot [`FREE_RUN_SLOT`] belongs to the Play/Stop parameter; the others serve MIDI
 //! notes, up to the "Voices" parameter at once, stealing the oldest beyond that.
 
-use ddsp_shared::render::{RenderParams, Renderer};
+use ddsp_shared::render::{tet_ratio, RenderParams, Renderer};
 use ddsp_shared::Envelope;
 
 use crate::adsr::{Adsr, AdsrSettings};
@@ -80,14 +80,9 @@ impl VoiceSlot {
 pub struct NoteSettings {
     pub root_note: i32,
     /// Equal divisions of the octave one key step means (the TET size, or 12 for semitones).
-    pub divisions_per_octave: f32,
+    pub divisions_per_octave: u32,
     pub velocity_sensitivity: f32,
     pub voice_count: usize,
-}
-
-/// Ratio of `steps` in an octave divided into `divisions` equal steps.
-pub fn steps_to_ratio(steps: f32, divisions: f32) -> f32 {
-    (steps / divisions.max(1.0)).exp2()
 }
 
 /// Level for a MIDI velocity (0..1): `sensitivity` 0 ignores velocity, 1 follows it fully.
@@ -154,7 +149,7 @@ impl VoiceBank {
         slot.adsr.gate_on();
         slot.renderer.restart();
         slot.renderer
-            .set_transpose_ratio(steps_to_ratio(slot.offset_steps + self.bend_steps, settings.divisions_per_octave));
+            .set_transpose_ratio(tet_ratio(slot.offset_steps + self.bend_steps, settings.divisions_per_octave));
         index
     }
 
@@ -176,7 +171,7 @@ impl VoiceBank {
         slot.adsr.kill();
         slot.adsr.gate_on();
         slot.renderer.restart();
-        slot.renderer.set_transpose_ratio(steps_to_ratio(self.bend_steps, settings.divisions_per_octave));
+        slot.renderer.set_transpose_ratio(tet_ratio(self.bend_steps, settings.divisions_per_octave));
     }
 
     /// Moves the free-running voice to `offset_s` envelope seconds into the playback window
@@ -196,10 +191,8 @@ impl VoiceBank {
     /// Applies the current bend (and a possibly changed TET size or root) to every voice.
     pub fn retune(&mut self, settings: &NoteSettings) {
         for slot in self.slots.iter_mut().filter(|s| s.is_active()) {
-            slot.renderer.set_transpose_ratio(steps_to_ratio(
-                slot.offset_steps + self.bend_steps,
-                settings.divisions_per_octave,
-            ));
+            slot.renderer
+                .set_transpose_ratio(tet_ratio(slot.offset_steps + self.bend_steps, settings.divisions_per_octave));
         }
     }
 
@@ -253,7 +246,7 @@ mod tests {
     use super::*;
 
     const SETTINGS: NoteSettings =
-        NoteSettings { root_note: 60, divisions_per_octave: 12.0, velocity_sensitivity: 1.0, voice_count: 3 };
+        NoteSettings { root_note: 60, divisions_per_octave: 12, velocity_sensitivity: 1.0, voice_count: 3 };
 
     fn key(note: u8) -> NoteKey {
         NoteKey { channel: Some(0), note: Some(note), voice_id: None }
@@ -286,8 +279,8 @@ mod tests {
 
     #[test]
     fn a_fifth_above_the_root_is_seven_semitones() {
-        assert!((steps_to_ratio(7.0, 12.0) - 1.498_307).abs() < 1e-5);
-        assert!((steps_to_ratio(24.0, 24.0) - 2.0).abs() < 1e-6);
+        assert!((tet_ratio(7.0, 12) - 1.498_307).abs() < 1e-5);
+        assert!((tet_ratio(24.0, 24) - 2.0).abs() < 1e-6);
         assert_eq!(velocity_gain(0.25, 0.0), 1.0);
         assert_eq!(velocity_gain(0.25, 1.0), 0.25);
     }

@@ -1,9 +1,7 @@
 //! The built plugin, loaded through its CLAP entry point like a DAW loads it: parameters,
 //! pitch, stretch, automation, release and pitch bend, measured on the audio it renders.
 
-mod common;
-
-use common::*;
+use ddsp_tests::clap_host::*;
 
 /// Every parameter id the plugin must expose: the save format, never to be renamed.
 const PARAM_IDS: [&str; 33] = [

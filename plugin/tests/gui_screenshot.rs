@@ -5,14 +5,12 @@
 //! The screenshot lands in `target/<profile>/gui-screenshot.png`, and also at the path in
 //! `DDSP_SCREENSHOT_OUT` when that is set (how `docs/screenshot.png` is made).
 
-mod common;
-
 use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clap_sys::ext::gui::{clap_window, clap_window_handle, CLAP_WINDOW_API_X11};
-use common::*;
+use ddsp_tests::clap_host::*;
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt, CreateWindowAux, ImageFormat, WindowClass};
 

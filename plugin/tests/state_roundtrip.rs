@@ -1,9 +1,7 @@
 //! A saved project restores the same sound in a fresh instance, through the CLAP state
 //! extension, even after the imported CSV file has gone from disk.
 
-mod common;
-
-use common::*;
+use ddsp_tests::clap_host::*;
 
 /// Notes and automation both instances receive.
 fn performance() -> Vec<(usize, Event)> {

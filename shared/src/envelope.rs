@@ -116,14 +116,14 @@ impl Envelope {
 
     /// Checks the invariants every consumer relies on: array lengths agree with the counts,
     /// frame indices rise strictly, rates are positive and finite, and every number is finite
-    /// and non-negative. Returns a description of the first violation.
-    pub fn validate(&self) -> Result<(), String> {
+    /// and non-negative. Returns the first violation.
+    pub fn validate(&self) -> Result<(), EnvelopeError> {
         let n = self.frame_count();
         if !(self.frame_rate_hz.is_finite() && self.frame_rate_hz > 0.0) {
-            return Err(format!("frame_rate must be a positive number, got {}", self.frame_rate_hz));
+            return Err(EnvelopeError::BadRate { key: "frame_rate", value: self.frame_rate_hz });
         }
         if !(self.sample_rate_hz.is_finite() && self.sample_rate_hz > 0.0) {
-            return Err(format!("sample_rate must be a positive number, got {}", self.sample_rate_hz));
+            return Err(EnvelopeError::BadRate { key: "sample_rate", value: self.sample_rate_hz });
         }
         let checks = [
             ("f0_hz", self.f0_hz.len(), n),
@@ -132,33 +132,159 @@ impl Envelope {
             ("band_centres_hz", self.band_centres_hz.len(), n * self.noise_band_count),
             ("band_mags", self.band_mags.len(), n * self.noise_band_count),
         ];
-        for (name, got, want) in checks {
-            if got != want {
-                return Err(format!("{name} has {got} values, expected {want}"));
+        for (array, got, expected) in checks {
+            if got != expected {
+                return Err(EnvelopeError::WrongLength { array, got, expected });
             }
         }
         if let Some(w) = self.frame_indices.windows(2).position(|w| w[1] <= w[0]) {
-            return Err(format!(
-                "frame indices must rise: frame {} follows frame {}",
-                self.frame_indices[w + 1],
-                self.frame_indices[w]
-            ));
+            return Err(EnvelopeError::FramesNotRising {
+                earlier: self.frame_indices[w],
+                later: self.frame_indices[w + 1],
+            });
         }
-        for (name, values) in [
+        for (quantity, values) in [
             ("f0_hz", &self.f0_hz),
             ("harmonic frequency", &self.harmonic_freqs_hz),
             ("harmonic amplitude", &self.harmonic_amps),
             ("noise band centre", &self.band_centres_hz),
             ("noise band magnitude", &self.band_mags),
         ] {
-            if let Some(v) = values.iter().find(|v| !v.is_finite() || **v < 0.0) {
-                return Err(format!("{name} must be finite and non-negative, got {v}"));
+            if let Some(&value) = values.iter().find(|v| !v.is_finite() || **v < 0.0) {
+                return Err(EnvelopeError::BadValue { quantity, value });
             }
         }
         Ok(())
     }
+
+    /// An envelope with no frames, with this one's rates, metadata and component counts, with
+    /// room for `frame_capacity` frames: the start of every tool that builds a new envelope
+    /// frame by frame with [`Envelope::push_frame`].
+    pub fn empty_like(&self, harmonic_count: usize, noise_band_count: usize, frame_capacity: usize) -> Self {
+        Self {
+            frame_rate_hz: self.frame_rate_hz,
+            sample_rate_hz: self.sample_rate_hz,
+            extra_metadata: self.extra_metadata.clone(),
+            harmonic_count,
+            noise_band_count,
+            frame_indices: Vec::with_capacity(frame_capacity),
+            f0_hz: Vec::with_capacity(frame_capacity),
+            harmonic_freqs_hz: Vec::with_capacity(frame_capacity * harmonic_count),
+            harmonic_amps: Vec::with_capacity(frame_capacity * harmonic_count),
+            band_centres_hz: Vec::with_capacity(frame_capacity * noise_band_count),
+            band_mags: Vec::with_capacity(frame_capacity * noise_band_count),
+        }
+    }
+
+    /// Appends one frame.
+    ///
+    /// # Panics
+    /// If a slice's length is not the envelope's component count (a programming error: every
+    /// caller builds its slices from the counts it gave [`Envelope::empty_like`]).
+    pub fn push_frame(
+        &mut self,
+        frame_index: u64,
+        f0_hz: f32,
+        harmonics: FrameComponents<'_>,
+        bands: FrameComponents<'_>,
+    ) {
+        assert_eq!(harmonics.freqs_hz.len(), self.harmonic_count, "harmonic frequencies of one frame");
+        assert_eq!(harmonics.values.len(), self.harmonic_count, "harmonic amplitudes of one frame");
+        assert_eq!(bands.freqs_hz.len(), self.noise_band_count, "band centres of one frame");
+        assert_eq!(bands.values.len(), self.noise_band_count, "band magnitudes of one frame");
+        self.frame_indices.push(frame_index);
+        self.f0_hz.push(f0_hz);
+        self.harmonic_freqs_hz.extend_from_slice(harmonics.freqs_hz);
+        self.harmonic_amps.extend_from_slice(harmonics.values);
+        self.band_centres_hz.extend_from_slice(bands.freqs_hz);
+        self.band_mags.extend_from_slice(bands.values);
+    }
+
+    /// Frames `range` (array positions) as a new envelope. The frame indices are kept, so a
+    /// slice's frames keep their times in the whole.
+    pub fn slice_frames(&self, range: std::ops::Range<usize>) -> Self {
+        let (h, b) = (self.harmonic_count, self.noise_band_count);
+        let (start, end) = (range.start, range.end);
+        Self {
+            frame_rate_hz: self.frame_rate_hz,
+            sample_rate_hz: self.sample_rate_hz,
+            extra_metadata: self.extra_metadata.clone(),
+            harmonic_count: h,
+            noise_band_count: b,
+            frame_indices: self.frame_indices[start..end].to_vec(),
+            f0_hz: self.f0_hz[start..end].to_vec(),
+            harmonic_freqs_hz: self.harmonic_freqs_hz[start * h..end * h].to_vec(),
+            harmonic_amps: self.harmonic_amps[start * h..end * h].to_vec(),
+            band_centres_hz: self.band_centres_hz[start * b..end * b].to_vec(),
+            band_mags: self.band_mags[start * b..end * b].to_vec(),
+        }
+    }
+
+    /// An envelope with no frames and no components; `const`, so the renderer can fall back
+    /// to it on the audio thread without allocating.
+    pub const EMPTY: Envelope = Envelope {
+        frame_rate_hz: 1.0,
+        sample_rate_hz: 1.0,
+        extra_metadata: Vec::new(),
+        harmonic_count: 0,
+        noise_band_count: 0,
+        frame_indices: Vec::new(),
+        f0_hz: Vec::new(),
+        harmonic_freqs_hz: Vec::new(),
+        harmonic_amps: Vec::new(),
+        band_centres_hz: Vec::new(),
+        band_mags: Vec::new(),
+    };
 }
 
+/// One frame's harmonics (frequencies and amplitudes) or noise bands (centres and magnitudes),
+/// as [`Envelope::push_frame`] takes them.
+#[derive(Clone, Copy, Debug)]
+pub struct FrameComponents<'a> {
+    /// Frequencies (harmonics) or band centres, Hz.
+    pub freqs_hz: &'a [f32],
+    /// Linear amplitudes (harmonics) or magnitudes (bands).
+    pub values: &'a [f32],
+}
+
+/// Why an [`Envelope`] breaks an invariant ([`Envelope::validate`]).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum EnvelopeError {
+    /// A rate is zero, negative or not finite.
+    #[error("{key} must be a positive number, got {value}")]
+    BadRate {
+        /// `frame_rate` or `sample_rate`.
+        key: &'static str,
+        /// What it is.
+        value: f64,
+    },
+    /// An array's length does not match the frame count times its component count.
+    #[error("{array} has {got} values, expected {expected}")]
+    WrongLength {
+        /// The field.
+        array: &'static str,
+        /// Its length.
+        got: usize,
+        /// What the counts ask for.
+        expected: usize,
+    },
+    /// Frame indices do not rise strictly.
+    #[error("frame indices must rise: frame {later} follows frame {earlier}")]
+    FramesNotRising {
+        /// The earlier frame's index.
+        earlier: u64,
+        /// The index that follows it.
+        later: u64,
+    },
+    /// A value is negative, NaN or infinite.
+    #[error("{quantity} must be finite and non-negative, got {value}")]
+    BadValue {
+        /// What kind of value.
+        quantity: &'static str,
+        /// The first offending value.
+        value: f32,
+    },
+}
 /// Centre of band `b` of `count` bands spread linearly from 0 Hz to Nyquist, as DDSP's
 /// filtered-noise synthesiser places its magnitudes (band 0 at 0 Hz, the last at Nyquist).
 pub fn linear_band_centre_hz(b: usize, count: usize, sample_rate_hz: f64) -> f32 {
@@ -186,6 +312,24 @@ mod tests {
         let mut e = Envelope::silent(250.0, 16000.0, 3, 1, 1, 100.0);
         e.frame_indices = vec![0, 5, 4];
         let err = e.validate().unwrap_err();
-        assert!(err.contains("frame 4 follows frame 5"), "{err}");
+        assert_eq!(err, EnvelopeError::FramesNotRising { earlier: 5, later: 4 });
+        assert!(err.to_string().contains("frame 4 follows frame 5"), "{err}");
+    }
+
+    #[test]
+    fn frames_pushed_into_an_empty_like_envelope_and_slices_keep_their_values() {
+        let mut whole = Envelope::silent(50.0, 16000.0, 30, 2, 3, 100.0);
+        whole.f0_hz.iter_mut().enumerate().for_each(|(i, f)| *f = i as f32);
+        let slice = whole.slice_frames(20..30);
+        slice.validate().unwrap();
+        assert_eq!((slice.frame_count(), slice.f0_hz[0], slice.frame_indices[0]), (10, 20.0, 20));
+        let mut rebuilt = whole.empty_like(2, 3, 10);
+        for i in 20..30 {
+            let harmonics = FrameComponents { freqs_hz: whole.harmonic_freqs(i), values: whole.harmonic_amps(i) };
+            let bands = FrameComponents { freqs_hz: whole.band_centres(i), values: whole.band_mags(i) };
+            rebuilt.push_frame(whole.frame_indices[i], whole.f0_hz[i], harmonics, bands);
+        }
+        assert_eq!(rebuilt, slice);
+        assert_eq!(Envelope::EMPTY.validate(), Ok(()));
     }
 }

@@ -10,4 +10,4 @@ pub mod envelope;
 pub mod render;
 pub mod unified_csv;
 
-pub use envelope::Envelope;
+pub use envelope::{Envelope, EnvelopeError, FrameComponents};

@@ -40,7 +40,7 @@ mod smoothing;
 mod stretch;
 
 pub use bounce::BOUNCE_GLIDE_S;
-pub use noise_synth::MAX_NOISE_BANDS;
+pub use noise_synth::{MAX_NOISE_BANDS, NOISE_VARIANCE};
 pub use oscillator_bank::{CONTROL_TICK_SAMPLES, MAX_HARMONICS};
 pub use params::*;
 pub use pitch::{tet_octaves, tet_ratio};
@@ -265,7 +265,7 @@ impl Renderer {
         let envelope = if is_playable(envelope) {
             envelope
         } else {
-            empty = EMPTY_ENVELOPE;
+            empty = Envelope::EMPTY;
             &empty
         };
         let mut written = 0;
@@ -357,22 +357,6 @@ impl Renderer {
         p.noise.add_tick(&mut p.tick);
     }
 }
-
-/// What a malformed envelope plays as (`Envelope` has no `const` constructor with `Vec::new`
-/// fields other than this literal, which does not allocate).
-const EMPTY_ENVELOPE: Envelope = Envelope {
-    frame_rate_hz: 1.0,
-    sample_rate_hz: 1.0,
-    extra_metadata: Vec::new(),
-    harmonic_count: 0,
-    noise_band_count: 0,
-    frame_indices: Vec::new(),
-    f0_hz: Vec::new(),
-    harmonic_freqs_hz: Vec::new(),
-    harmonic_amps: Vec::new(),
-    band_centres_hz: Vec::new(),
-    band_mags: Vec::new(),
-};
 
 /// The array lengths agree with the counts and the frame rate is usable (O(1); the full
 /// [`Envelope::validate`] belongs where envelopes are loaded, off the audio thread).

@@ -56,10 +56,6 @@ const LOBE_HALF_WIDTH_BINS: isize = 3;
 const SEARCH_HALF_WIDTH_F0: f32 = 0.3;
 /// How far (relative) the f0 implied by a found partial may move the search for the next ones.
 const MAX_PARTIAL_DRIFT: f32 = 0.01;
-/// Variance of the renderer's noise source per unit band magnitude: DDSP's filtered noise
-/// shapes uniform noise in [-1, 1] (variance 1/3) by a filter whose gain at each band centre is
-/// the band magnitude.
-pub const RENDER_NOISE_VARIANCE: f64 = 1.0 / 3.0;
 
 /// Shortest signal worth analysing, samples: one f0 analysis window (a period of the lowest f0
 /// searched, plus one) or the minimum STFT window, whichever is longer.
@@ -306,7 +302,7 @@ impl FrameAnalyser {
             self.band_power[b] = (n > 0).then(|| sum / n as f64);
         }
         fill_gaps(&mut self.band_power);
-        let scale = 1.0 / (self.window_power * RENDER_NOISE_VARIANCE);
+        let scale = 1.0 / (self.window_power * ddsp_shared::render::NOISE_VARIANCE);
         for (m, p) in mags.iter_mut().zip(&self.band_power) {
             *m = (p.unwrap_or(0.0) * scale).sqrt() as f32;
         }

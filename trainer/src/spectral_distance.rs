@@ -16,8 +16,10 @@ use crate::features::f0::{estimate_f0_on_grid, F0Config};
 use crate::features::frames::FrameGrid;
 use crate::features::loudness::{hann_periodic, loudness_on_grid};
 
-/// FFT sizes of the multi-scale distance, samples (DDSP's defaults).
-pub const FFT_SIZES: [usize; 6] = [2048, 1024, 512, 256, 128, 64];
+/// FFT sizes of the multi-scale distance, samples: DDSP's defaults, made for 16 kHz audio. The
+/// training loss scales them with the model rate (`train::loss::fft_sizes`); the distance
+/// uses them as they are, so its figures compare with DDSP's papers.
+pub const FFT_SIZES_16K: [usize; 6] = [2048, 1024, 512, 256, 128, 64];
 /// Floor of the magnitudes before the log (DDSP's `safe_log` epsilon).
 const LOG_FLOOR: f32 = 1e-5;
 /// Frame rate of the f0 and loudness comparisons (about 250 Hz, a whole hop at any rate).
@@ -69,7 +71,7 @@ pub fn scale_distances(reference: &[f32], candidate: &[f32]) -> Vec<ScaleDistanc
     let n = reference.len().min(candidate.len());
     let (reference, candidate) = (&reference[..n], &candidate[..n]);
     let mut planner = RealFftPlanner::<f32>::new();
-    FFT_SIZES
+    FFT_SIZES_16K
         .iter()
         .map(|&size| {
             let fft = planner.plan_fft_forward(size);

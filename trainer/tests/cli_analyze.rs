@@ -1,43 +1,20 @@
 //! End-to-end checks of `ddsp analyze` through the real binary, on the example recordings and on
 //! small WAVs written here.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 use ddsp_shared::unified_csv;
+use ddsp_tests::cli::{ddsp, example, stderr};
+use ddsp_tests::wav::write_wav_i16;
 use ddsp_trainer::audio::decode::read_wav_mono;
 use ddsp_trainer::audio::resample::resample;
 use ddsp_trainer::features::f0::estimate_f0;
-
-fn ddsp(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ddsp")).args(args).output().expect("run ddsp")
-}
-
-fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name)
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 /// Writes the first `seconds` of an example recording as a 16-bit WAV.
 fn excerpt(name: &str, seconds: f64, to: &Path) {
     let (samples, sr) = read_wav_mono(&example(name)).unwrap();
     let n = ((seconds * f64::from(sr)) as usize).min(samples.len());
-    write_wav(to, &samples[..n], sr, 1);
-}
-
-fn write_wav(path: &Path, samples: &[f32], sr: u32, channels: u16) {
-    let spec =
-        hound::WavSpec { channels, sample_rate: sr, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for s in samples {
-        for _ in 0..channels {
-            w.write_sample((s * 32767.0).round() as i16).unwrap();
-        }
-    }
-    w.finalize().unwrap();
+    write_wav_i16(to, &samples[..n], sr, 1);
 }
 
 #[test]
@@ -131,18 +108,18 @@ fn bad_inputs_get_clear_errors_and_leave_no_output() {
     assert!(err.contains("notes.wav") && err.contains("not a WAV"), "{err}");
 
     let empty = dir.path().join("empty.wav");
-    write_wav(&empty, &[], 44100, 2);
+    write_wav_i16(&empty, &[], 44100, 2);
     let err = run(&empty, &[]);
     assert!(err.contains("empty.wav") && err.contains("empty"), "{err}");
 
     let short = dir.path().join("click.wav");
-    write_wav(&short, &[0.5; 100], 44100, 1);
+    write_wav_i16(&short, &[0.5; 100], 44100, 1);
     let err = run(&short, &[]);
     assert!(err.contains("click.wav") && err.contains("too short"), "{err}");
 
     let fine = dir.path().join("tone.wav");
     let tone: Vec<f32> = (0..22050).map(|i| (i as f32 * 0.06).sin() * 0.3).collect();
-    write_wav(&fine, &tone, 44100, 1);
+    write_wav_i16(&fine, &tone, 44100, 1);
     let err = run(&fine, &["--frame-rate", "250"]);
     assert!(err.contains("tone.wav") && err.contains("not a whole multiple"), "{err}");
     assert!(err.contains("16000") && err.contains("252"), "names rates that work: {err}");

@@ -2,47 +2,18 @@
 //! the CSV with `ddsp render`, and score the render against the recording, with silence and a
 //! different recording for scale.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
+use ddsp_tests::cli::{ddsp, ddsp_ok, eval_json, example};
+use ddsp_tests::wav::write_wav_i16;
 use ddsp_trainer::audio::decode::read_wav_mono;
-
-fn ddsp(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ddsp")).args(args).output().expect("run ddsp")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = ddsp(args);
-    assert!(out.status.success(), "ddsp {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name)
-}
-
-fn write_wav(path: &Path, samples: &[f32], sr: u32) {
-    let spec =
-        hound::WavSpec { channels: 1, sample_rate: sr, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for s in samples {
-        w.write_sample((s * 32767.0).round() as i16).unwrap();
-    }
-    w.finalize().unwrap();
-}
 
 /// Seconds `from_s..from_s + seconds` of an example recording, written as a WAV.
 fn excerpt(name: &str, from_s: f64, seconds: f64, to: &Path) {
     let (samples, sr) = read_wav_mono(&example(name)).unwrap();
     let a = (from_s * f64::from(sr)) as usize;
     let b = (a + (seconds * f64::from(sr)) as usize).min(samples.len());
-    write_wav(to, &samples[a..b], sr);
-}
-
-fn eval_json(reference: &Path, candidate: &Path) -> serde_json::Value {
-    let out =
-        ok(&["eval", "--reference", reference.to_str().unwrap(), "--candidate", candidate.to_str().unwrap(), "--json"]);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("eval --json printed invalid JSON ({e}): {out}"))
+    write_wav_i16(to, &samples[a..b], sr, 1);
 }
 
 fn distance(report: &serde_json::Value) -> f64 {
@@ -55,9 +26,9 @@ fn an_analysed_and_rendered_recording_scores_close_to_the_original() {
     let p = |name: &str| dir.path().join(name);
     excerpt("violin_phrase_44k.wav", 2.0, 3.0, &p("violin.wav"));
     excerpt("flute_phrase_44k.wav", 2.0, 3.0, &p("flute.wav"));
-    write_wav(&p("silence.wav"), &vec![0.0; 3 * 44100], 44100);
-    ok(&["analyze", p("violin.wav").to_str().unwrap(), "-o", p("violin.csv").to_str().unwrap()]);
-    ok(&[
+    write_wav_i16(&p("silence.wav"), &vec![0.0; 3 * 44100], 44100, 1);
+    ddsp_ok(&["analyze", p("violin.wav").to_str().unwrap(), "-o", p("violin.csv").to_str().unwrap()]);
+    ddsp_ok(&[
         "render",
         p("violin.csv").to_str().unwrap(),
         "-o",
@@ -88,7 +59,7 @@ fn an_analysed_and_rendered_recording_scores_close_to_the_original() {
     assert_eq!(resynth["scales"].as_array().unwrap().len(), 6);
 
     // The same recording scores exactly 0, and the readable table says what each number is.
-    let table = ok(&[
+    let table = ddsp_ok(&[
         "eval",
         "--reference",
         p("violin.wav").to_str().unwrap(),
@@ -110,12 +81,13 @@ fn a_candidate_at_another_rate_is_resampled_first() {
     let tone = |sr: u32| -> Vec<f32> {
         (0..sr).map(|i| 0.3 * (std::f32::consts::TAU * 330.0 * i as f32 / sr as f32).sin()).collect()
     };
-    write_wav(&reference, &tone(44100), 44100);
-    write_wav(&candidate, &tone(16000), 16000);
+    write_wav_i16(&reference, &tone(44100), 44100, 1);
+    write_wav_i16(&candidate, &tone(16000), 16000, 1);
     let report = eval_json(&reference, &candidate);
     assert!(report["f0_error_cents_median"].as_f64().unwrap() < 1.0, "{report}");
     assert!(report["loudness_error_db_mean"].as_f64().unwrap() < 0.5, "{report}");
-    let table = ok(&["eval", "--reference", reference.to_str().unwrap(), "--candidate", candidate.to_str().unwrap()]);
+    let table =
+        ddsp_ok(&["eval", "--reference", reference.to_str().unwrap(), "--candidate", candidate.to_str().unwrap()]);
     assert!(table.contains("resampled from 16000 Hz"), "{table}");
 }
 
@@ -123,11 +95,11 @@ fn a_candidate_at_another_rate_is_resampled_first() {
 fn bad_inputs_name_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.wav");
-    write_wav(&good, &vec![0.1; 8000], 16000);
+    write_wav_i16(&good, &vec![0.1; 8000], 16000, 1);
     let text = dir.path().join("text.wav");
     std::fs::write(&text, "hello").unwrap();
     let short = dir.path().join("short.wav");
-    write_wav(&short, &[0.1; 300], 16000);
+    write_wav_i16(&short, &[0.1; 300], 16000, 1);
     for (bad, expect) in [(&text, "not a WAV"), (&short, "too short")] {
         let out = ddsp(&["eval", "--reference", good.to_str().unwrap(), "--candidate", bad.to_str().unwrap()]);
         assert!(!out.status.success());

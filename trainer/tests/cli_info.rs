@@ -2,23 +2,13 @@
 //! a malformed one with the file, the line and the problem.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+use ddsp_tests::cli::{ddsp, scratch};
 
 /// The seed-layout fixture: 8 frames (indices 0, 4, ..., 28) at 250.57 frames/s, 60 harmonics
 /// and 65 bands, f0 around 203.77 Hz (see shared/tests/data/README.md).
 fn seed_layout() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tests/data/seed_layout.csv")
-}
-
-fn ddsp(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ddsp")).args(args).output().expect("the ddsp binary runs")
-}
-
-fn scratch_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ddsp-cli-info-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]
@@ -66,7 +56,8 @@ fn json_output_is_machine_readable() {
 
 #[test]
 fn extra_metadata_is_listed() {
-    let dir = scratch_dir("extra");
+    let scratch = scratch();
+    let dir = scratch.path();
     let text = std::fs::read_to_string(seed_layout()).unwrap();
     let text = text.replacen("sample_rate=44100", "sample_rate=44100,source=violin_phrase_44k.wav", 1);
     let path = dir.join("with_source.csv");
@@ -74,12 +65,12 @@ fn extra_metadata_is_listed() {
     let out = ddsp(&["info", path.to_str().unwrap()]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("metadata:     source=violin_phrase_44k.wav"));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_malformed_file_fails_naming_the_file_line_and_problem() {
-    let dir = scratch_dir("bad");
+    let scratch = scratch();
+    let dir = scratch.path();
     let text = std::fs::read_to_string(seed_layout()).unwrap();
     let mut lines: Vec<&str> = text.lines().collect();
     lines[11] = "0,203.77,harmonic,9,1834.13,0.0x01";
@@ -97,5 +88,4 @@ fn a_malformed_file_fails_naming_the_file_line_and_problem() {
     let out = ddsp(&["info", missing.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("absent.csv"));
-    std::fs::remove_dir_all(&dir).unwrap();
 }

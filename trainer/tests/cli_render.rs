@@ -1,18 +1,12 @@
 //! `ddsp render` end to end: the real binary on CSVs in the seed's exact layout, checked by
 //! the pitches in the WAV it writes; bad input leaves no file and says where the problem is.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use ddsp_tests::cli::scratch;
 use ddsp_trainer::wav_io::read_wav_f32;
 use realfft::RealFftPlanner;
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ddsp-cli-render-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// A unified CSV in the seed's layout: metadata comment, header, per frame the harmonics then
 /// the noise bands; fractional frame rate, every other frame index skipped, fewer components
@@ -75,7 +69,8 @@ fn assert_peaks(got: &[f32], want: &[f32]) {
 
 #[test]
 fn pitch_and_stretch_flags_put_the_partials_where_expected() {
-    let dir = scratch("pitch-stretch");
+    let scratch = scratch();
+    let dir = scratch.path();
     let csv = dir.join("seed.csv");
     std::fs::write(&csv, seed_layout_csv()).unwrap();
     let wav = dir.join("out.wav");
@@ -92,7 +87,8 @@ fn pitch_and_stretch_flags_put_the_partials_where_expected() {
 
 #[test]
 fn quarter_tone_centre_anchor_int24_at_another_rate() {
-    let dir = scratch("quarter-tone");
+    let scratch = scratch();
+    let dir = scratch.path();
     let csv = dir.join("seed.csv");
     std::fs::write(&csv, seed_layout_csv()).unwrap();
     let wav = dir.join("out.wav");
@@ -129,7 +125,8 @@ fn quarter_tone_centre_anchor_int24_at_another_rate() {
 
 #[test]
 fn a_bad_csv_fails_naming_the_line_and_leaves_the_old_output_alone() {
-    let dir = scratch("bad-csv");
+    let scratch = scratch();
+    let dir = scratch.path();
     let csv = dir.join("bad.csv");
     let mut text = seed_layout_csv();
     // Line 5 (the third data row) gets a value that is not a number.
@@ -149,12 +146,13 @@ fn a_bad_csv_fails_naming_the_line_and_leaves_the_old_output_alone() {
     let out = ddsp(&["render", path_str(&csv), "-o", path_str(&wav)]);
     assert!(!out.status.success());
     assert_eq!(std::fs::read(&wav).unwrap(), b"the user's earlier render");
-    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2, "a temporary file was left behind");
+    assert_eq!(std::fs::read_dir(dir).unwrap().count(), 2, "a temporary file was left behind");
 }
 
 #[test]
 fn an_out_of_range_flag_names_the_flag_and_the_range() {
-    let dir = scratch("range");
+    let scratch = scratch();
+    let dir = scratch.path();
     let csv = dir.join("seed.csv");
     std::fs::write(&csv, seed_layout_csv()).unwrap();
     let wav = dir.join("out.wav");
@@ -193,7 +191,8 @@ fn strongest_hz(x: &[f32], sample_rate_hz: f32) -> f32 {
 fn the_seed_fixture_of_the_csv_helper_renders_an_octave_up_with_pitch_12() {
     // 8 frames of the seed's layout (every 4th index, 60 harmonics, 65 bands, f0 ≈ 203.77 Hz).
     let csv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tests/data/seed_layout.csv");
-    let dir = scratch("seed-fixture");
+    let scratch = scratch();
+    let dir = scratch.path();
     let (plain, up) = (dir.join("plain.wav"), dir.join("up.wav"));
     for (wav, pitch) in [(&plain, "0"), (&up, "12")] {
         let out = ddsp(&["render", path_str(&csv), "-o", path_str(wav), "--pitch", pitch, "--loop", "--seconds", "1"]);

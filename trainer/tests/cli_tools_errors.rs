@@ -24,18 +24,19 @@ fn listing(dir: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn every_tool_has_help_with_an_example() {
-    let dir = scratch("help");
+    let scratch = scratch("help");
+    let dir = scratch.path();
     for tool in TOOLS {
-        let help = ddsp_ok(&dir, &[tool, "--help"]);
+        let help = ddsp_ok(dir, &[tool, "--help"]);
         assert!(help.contains("Example") && help.contains(&format!("ddsp {tool} ")), "ddsp {tool} --help:\n{help}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn no_tool_overwrites_its_input_even_by_another_name() {
-    let dir = scratch("overwrite");
-    let input = small_csv(&dir);
+    let scratch = scratch("overwrite");
+    let dir = scratch.path();
+    let input = small_csv(dir);
     std::fs::create_dir_all(dir.join("sub")).unwrap();
     let before = std::fs::read(&input).unwrap();
     let cases: [&[&str]; 5] = [
@@ -46,23 +47,23 @@ fn no_tool_overwrites_its_input_even_by_another_name() {
         &["map", "in.csv", "-o", "in.csv", "--target", "tet:12"],
     ];
     for args in cases {
-        let err = ddsp_err(&dir, args);
+        let err = ddsp_err(dir, args);
         assert!(err.contains("refusing to overwrite the input"), "{args:?}: {err}");
         assert_eq!(std::fs::read(&input).unwrap(), before, "{args:?} changed the input");
     }
     let fixture = npz_fixture("chunk_00_envelopes.npz");
     std::fs::copy(&fixture, dir.join("chunk.npz")).unwrap();
-    let err = ddsp_err(&dir, &["combine", "chunk.npz", "-o", "chunk.npz"]);
+    let err = ddsp_err(dir, &["combine", "chunk.npz", "-o", "chunk.npz"]);
     assert!(err.contains("refusing to overwrite the input"), "{err}");
     assert_eq!(std::fs::read(dir.join("chunk.npz")).unwrap(), std::fs::read(&fixture).unwrap());
-    assert_eq!(listing(&dir), ["chunk.npz", "in.csv", "sub"]);
-    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(listing(dir), ["chunk.npz", "in.csv", "sub"]);
 }
 
 #[test]
 fn a_malformed_csv_is_named_with_its_line_and_nothing_is_written() {
-    let dir = scratch("malformed");
-    let input = small_csv(&dir);
+    let scratch = scratch("malformed");
+    let dir = scratch.path();
+    let input = small_csv(dir);
     let mut text = std::fs::read_to_string(&input).unwrap();
     text = text.replacen("harmonic,2,", "harmonic,2,not_a_number", 1);
     std::fs::write(dir.join("bad.csv"), text).unwrap();
@@ -74,43 +75,42 @@ fn a_malformed_csv_is_named_with_its_line_and_nothing_is_written() {
         &["map", "bad.csv", "-o", "out.csv", "--target", "1,2,3"],
         &["combine", "in.csv", "bad.csv", "-o", "out.csv"],
     ] {
-        let err = ddsp_err(&dir, args);
+        let err = ddsp_err(dir, args);
         assert!(err.contains("bad.csv") && err.contains("line 5"), "{args:?}: {err}");
         assert_eq!(std::fs::read_to_string(dir.join("out.csv")).unwrap(), "what the user had");
     }
-    assert_eq!(listing(&dir), ["bad.csv", "in.csv", "out.csv"]);
-    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(listing(dir), ["bad.csv", "in.csv", "out.csv"]);
 }
 
 #[test]
 fn an_archive_without_the_original_keys_is_named() {
-    let dir = scratch("badnpz");
+    let scratch = scratch("badnpz");
+    let dir = scratch.path();
     // A zip that is not an envelope archive, and a file that is not a zip at all.
     std::fs::write(dir.join("text.npz"), "not a zip").unwrap();
-    let err = ddsp_err(&dir, &["csv", "text.npz", "-o", "out.csv"]);
+    let err = ddsp_err(dir, &["csv", "text.npz", "-o", "out.csv"]);
     assert!(err.contains("text.npz") && err.contains("not an .npz"), "{err}");
     assert!(!dir.join("out.csv").exists());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn bad_option_values_are_explained() {
-    let dir = scratch("badopts");
-    small_csv(&dir);
-    let err = ddsp_err_usage(&dir, &["modify", "in.csv", "-o", "o.csv", "--freq-range", "2000-60"]);
+    let scratch = scratch("badopts");
+    let dir = scratch.path();
+    small_csv(dir);
+    let err = ddsp_err_usage(dir, &["modify", "in.csv", "-o", "o.csv", "--freq-range", "2000-60"]);
     assert!(err.contains("LO:HI"), "{err}");
-    let err = ddsp_err_usage(&dir, &["modify", "in.csv", "-o", "o.csv", "--remap-partials", "0:0,1-2"]);
+    let err = ddsp_err_usage(dir, &["modify", "in.csv", "-o", "o.csv", "--remap-partials", "0:0,1-2"]);
     assert!(err.contains("`1-2`"), "{err}");
-    let err = ddsp_err(&dir, &["modify", "in.csv", "-o", "o.csv", "--freq-range", "100:9000"]);
+    let err = ddsp_err(dir, &["modify", "in.csv", "-o", "o.csv", "--freq-range", "100:9000"]);
     assert!(err.contains("Nyquist"), "{err}");
-    let err = ddsp_err(&dir, &["map", "in.csv", "-o", "o.csv", "--target", "tet:0"]);
+    let err = ddsp_err(dir, &["map", "in.csv", "-o", "o.csv", "--target", "tet:0"]);
     assert!(err.contains("tet:0"), "{err}");
-    let err = ddsp_err(&dir, &["enrich", "in.csv", "-o", "o.csv", "--sample-rate", "16000"]);
+    let err = ddsp_err(dir, &["enrich", "in.csv", "-o", "o.csv", "--sample-rate", "16000"]);
     assert!(err.contains("nothing to add") && err.contains("in.csv"), "{err}");
-    let err = ddsp_err_usage(&dir, &["downsample", "in.csv", "-o", "o.csv", "--frame-step", "0"]);
+    let err = ddsp_err_usage(dir, &["downsample", "in.csv", "-o", "o.csv", "--frame-step", "0"]);
     assert!(err.contains("--frame-step"), "{err}");
     assert!(!dir.join("o.csv").exists());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// clap reports usage errors with exit code 2.

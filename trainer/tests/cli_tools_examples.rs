@@ -18,24 +18,18 @@ fn read_wav_seconds(path: &std::path::Path, seconds: f64) -> Vec<f32> {
 
 /// Frames `start..end` of `env`, re-indexed from 0 as the exporter writes each chunk.
 fn chunk_of(env: &Envelope, start: usize, end: usize) -> Envelope {
-    let (h, b) = (env.harmonic_count, env.noise_band_count);
-    Envelope {
-        frame_indices: (0..(end - start) as u64).collect(),
-        f0_hz: env.f0_hz[start..end].to_vec(),
-        harmonic_freqs_hz: env.harmonic_freqs_hz[start * h..end * h].to_vec(),
-        harmonic_amps: env.harmonic_amps[start * h..end * h].to_vec(),
-        band_centres_hz: env.band_centres_hz[start * b..end * b].to_vec(),
-        band_mags: env.band_mags[start * b..end * b].to_vec(),
-        ..env.clone()
-    }
+    let mut chunk = env.slice_frames(start..end);
+    chunk.frame_indices = (0..(end - start) as u64).collect();
+    chunk
 }
 
 #[test]
 fn downsample_keeps_every_kept_frame_at_its_original_time() {
-    let dir = scratch("ex-downsample");
+    let scratch = scratch("ex-downsample");
+    let dir = scratch.path();
     let input = flute_16k_csv();
     ddsp_ok(
-        &dir,
+        dir,
         &[
             "downsample",
             input.to_str().unwrap(),
@@ -64,12 +58,12 @@ fn downsample_keeps_every_kept_frame_at_its_original_time() {
     }
     let size = |p: &std::path::Path| std::fs::metadata(p).unwrap().len();
     assert!(size(&dir.join("light.csv")) * 10 < size(&input), "the light file should be far smaller");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn combine_restores_chunks_in_natural_order_with_continuous_indices() {
-    let dir = scratch("ex-combine");
+    let scratch = scratch("ex-combine");
+    let dir = scratch.path();
     let original = read_csv(&flute_16k_csv());
     let k = original.frame_count() / 3;
     std::fs::create_dir_all(dir.join("chunks")).unwrap();
@@ -78,8 +72,8 @@ fn combine_restores_chunks_in_natural_order_with_continuous_indices() {
             .unwrap();
     }
     // Given out of order on the command line, and as a folder: the same, natural, result.
-    ddsp_ok(&dir, &["combine", "chunks/chunk_10.csv", "chunks/chunk_1.csv", "chunks/chunk_2.csv", "-o", "all.csv"]);
-    ddsp_ok(&dir, &["combine", "chunks", "-o", "all_from_folder.csv"]);
+    ddsp_ok(dir, &["combine", "chunks/chunk_10.csv", "chunks/chunk_1.csv", "chunks/chunk_2.csv", "-o", "all.csv"]);
+    ddsp_ok(dir, &["combine", "chunks", "-o", "all_from_folder.csv"]);
     let all = read_csv(&dir.join("all.csv"));
     assert_eq!(all, read_csv(&dir.join("all_from_folder.csv")));
     assert_eq!(all.frame_indices, (0..3 * k as u64).collect::<Vec<_>>());
@@ -89,11 +83,11 @@ fn combine_restores_chunks_in_natural_order_with_continuous_indices() {
     // Downsampled chunks are placed where their frames were.
     for name in ["chunk_1", "chunk_2", "chunk_10"] {
         ddsp_ok(
-            &dir,
+            dir,
             &["downsample", &format!("chunks/{name}.csv"), "-o", &format!("{name}_light.csv"), "--frame-step", "5"],
         );
     }
-    ddsp_ok(&dir, &["combine", "chunk_1_light.csv", "chunk_2_light.csv", "chunk_10_light.csv", "-o", "all_light.csv"]);
+    ddsp_ok(dir, &["combine", "chunk_1_light.csv", "chunk_2_light.csv", "chunk_10_light.csv", "-o", "all_light.csv"]);
     let light = read_csv(&dir.join("all_light.csv"));
     for (j, &index) in light.frame_indices.iter().enumerate() {
         let chunk = j / k.div_ceil(5);
@@ -101,28 +95,28 @@ fn combine_restores_chunks_in_natural_order_with_continuous_indices() {
         assert_eq!(index as usize, chunk * k.div_ceil(5) * 5 + within, "frame {j}");
         assert_eq!(light.f0_hz[j], original.f0_hz[chunk * k + within], "frame {j}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn combine_refuses_chunks_of_different_rates_naming_them() {
-    let dir = scratch("ex-combine-rates");
+    let scratch = scratch("ex-combine-rates");
+    let dir = scratch.path();
     let original = read_csv(&flute_16k_csv());
     let mut other = chunk_of(&original, 0, 10);
     ddsp_shared::unified_csv::write_path(&other, &dir.join("chunk_1.csv")).unwrap();
     other.sample_rate_hz = 44100.0;
     ddsp_shared::unified_csv::write_path(&other, &dir.join("chunk_2.csv")).unwrap();
-    let err = ddsp_err(&dir, &["combine", "chunk_1.csv", "chunk_2.csv", "-o", "all.csv"]);
+    let err = ddsp_err(dir, &["combine", "chunk_1.csv", "chunk_2.csv", "-o", "all.csv"]);
     assert!(err.contains("chunk_2.csv") && err.contains("chunk_1.csv") && err.contains("sample_rate"), "{err}");
     assert!(!dir.join("all.csv").exists());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn enrich_adds_energy_above_8_khz_and_changes_nothing_below() {
-    let dir = scratch("ex-enrich");
+    let scratch = scratch("ex-enrich");
+    let dir = scratch.path();
     let input = flute_16k_csv();
-    ddsp_ok(&dir, &["enrich", input.to_str().unwrap(), "-o", "flute_44k.csv", "--sample-rate", "44100"]);
+    ddsp_ok(dir, &["enrich", input.to_str().unwrap(), "-o", "flute_44k.csv", "--sample-rate", "44100"]);
     let original = read_csv(&input);
     let rich = read_csv(&dir.join("flute_44k.csv"));
     assert_eq!(rich.sample_rate_hz, 44100.0);
@@ -160,17 +154,17 @@ fn enrich_adds_energy_above_8_khz_and_changes_nothing_below() {
     let low_after = band_energy(&after, 44100.0, 50.0, 7500.0);
     let change_db = 10.0 * (low_after / low_before).log10();
     assert!(change_db.abs() < 0.1, "energy below 7.5 kHz changed by {change_db:.3} dB");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn modify_hits_the_requested_range_duration_pitch_and_mapping() {
-    let dir = scratch("ex-modify");
+    let scratch = scratch("ex-modify");
+    let dir = scratch.path();
     let input = flute_16k_csv();
     let original = read_csv(&input);
     let inp = input.to_str().unwrap();
 
-    ddsp_ok(&dir, &["modify", inp, "-o", "range.csv", "--freq-range", "100:1000"]);
+    ddsp_ok(dir, &["modify", inp, "-o", "range.csv", "--freq-range", "100:1000"]);
     let range = read_csv(&dir.join("range.csv"));
     let audible: Vec<f32> =
         range.harmonic_freqs_hz.iter().zip(&range.harmonic_amps).filter(|(_, &a)| a > 0.0).map(|(&f, _)| f).collect();
@@ -179,10 +173,10 @@ fn modify_hits_the_requested_range_duration_pitch_and_mapping() {
     assert_relative_eq!(lo, 100.0, max_relative = 1e-4);
     assert_relative_eq!(hi, 1000.0, max_relative = 1e-4);
 
-    ddsp_ok(&dir, &["modify", inp, "-o", "five_s.csv", "--duration", "5"]);
+    ddsp_ok(dir, &["modify", inp, "-o", "five_s.csv", "--duration", "5"]);
     let five = read_csv(&dir.join("five_s.csv"));
     assert!((five.duration_s() - 5.0).abs() <= 1.0 / five.frame_rate_hz, "duration {}", five.duration_s());
-    ddsp_ok(&dir, &["modify", inp, "-o", "slow.csv", "--time-scale", "2"]);
+    ddsp_ok(dir, &["modify", inp, "-o", "slow.csv", "--time-scale", "2"]);
     let slow = read_csv(&dir.join("slow.csv"));
     assert_eq!(slow.frame_count(), 2 * original.frame_count());
     // Frame 2i of the slow file is frame i of the original.
@@ -190,7 +184,7 @@ fn modify_hits_the_requested_range_duration_pitch_and_mapping() {
         assert_relative_eq!(slow.f0_hz[2 * i], original.f0_hz[i], max_relative = 1e-5);
     }
 
-    ddsp_ok(&dir, &["modify", inp, "-o", "fixed.csv", "--fix-pitch", "220"]);
+    ddsp_ok(dir, &["modify", inp, "-o", "fixed.csv", "--fix-pitch", "220"]);
     let fixed = read_csv(&dir.join("fixed.csv"));
     assert!(fixed.f0_hz.iter().all(|&f| f == 220.0));
     for i in (0..original.frame_count()).filter(|&i| original.f0_hz[i] > 0.0).step_by(53) {
@@ -200,25 +194,25 @@ fn modify_hits_the_requested_range_duration_pitch_and_mapping() {
         }
     }
 
-    ddsp_ok(&dir, &["modify", inp, "-o", "remap.csv", "--remap-partials", "0:0,1:2,2:4"]);
+    ddsp_ok(dir, &["modify", inp, "-o", "remap.csv", "--remap-partials", "0:0,1:2,2:4"]);
     let remap = read_csv(&dir.join("remap.csv"));
     assert_eq!(remap.harmonic_count, 5);
     for i in (0..original.frame_count()).step_by(31) {
         let a = original.harmonic_amps(i);
         assert_eq!(remap.harmonic_amps(i), &[a[0], 0.0, a[1], 0.0, a[2]]);
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn map_puts_partials_at_the_target_ratios() {
-    let dir = scratch("ex-map");
+    let scratch = scratch("ex-map");
+    let dir = scratch.path();
     let input = flute_16k_csv();
     let original = read_csv(&input);
     let ratios = [1.0f32, 2.76, 5.40, 8.93];
-    ddsp_ok(&dir, &["map", input.to_str().unwrap(), "-o", "bell.csv", "--target", "1,2.76,5.40,8.93"]);
+    ddsp_ok(dir, &["map", input.to_str().unwrap(), "-o", "bell.csv", "--target", "1,2.76,5.40,8.93"]);
     std::fs::write(dir.join("ratios.txt"), "# a bell\n8.93\n1 2.76 5.40\n").unwrap();
-    ddsp_ok(&dir, &["map", input.to_str().unwrap(), "-o", "bell_file.csv", "--target", "ratios.txt"]);
+    ddsp_ok(dir, &["map", input.to_str().unwrap(), "-o", "bell_file.csv", "--target", "ratios.txt"]);
     let bell = read_csv(&dir.join("bell.csv"));
     assert_eq!(bell, read_csv(&dir.join("bell_file.csv")));
     assert_eq!(bell.harmonic_count, 4);
@@ -229,7 +223,7 @@ fn map_puts_partials_at_the_target_ratios() {
             assert_eq!(bell.harmonic_amps(i)[k], expected);
         }
     }
-    ddsp_ok(&dir, &["map", input.to_str().unwrap(), "-o", "tet.csv", "--target", "tet:19"]);
+    ddsp_ok(dir, &["map", input.to_str().unwrap(), "-o", "tet.csv", "--target", "tet:19"]);
     let tet = read_csv(&dir.join("tet.csv"));
     let i = original.f0_hz.iter().position(|&f| f > 0.0).unwrap();
     for k in 0..tet.harmonic_count {
@@ -239,5 +233,4 @@ fn map_puts_partials_at_the_target_ratios() {
             max_relative = 1e-5
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

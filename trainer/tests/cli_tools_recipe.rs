@@ -22,7 +22,8 @@ fn recipe_lines() -> Vec<String> {
 
 #[test]
 fn the_tools_recipe_runs_as_written() {
-    let dir = scratch("recipe");
+    let scratch = scratch("recipe");
+    let dir = scratch.path();
     #[cfg(unix)]
     std::os::unix::fs::symlink(repo_root().join("examples"), dir.join("examples")).unwrap();
     #[cfg(not(unix))]
@@ -38,7 +39,7 @@ fn the_tools_recipe_runs_as_written() {
         match words.as_slice() {
             ["mkdir", "-p", folders @ ..] => folders.iter().for_each(|f| std::fs::create_dir_all(dir.join(f)).unwrap()),
             ["ddsp", args @ ..] => {
-                ddsp_ok(&dir, args);
+                ddsp_ok(dir, args);
                 let output =
                     args.iter().position(|&a| a == "-o").map(|i| args[i + 1]).expect("every recipe command names -o");
                 if output.ends_with(".wav") {
@@ -56,5 +57,4 @@ fn the_tools_recipe_runs_as_written() {
     }
     let rich = read_csv(&dir.join("runs/violin/violin_44k.csv"));
     assert_eq!(rich.sample_rate_hz, 44100.0);
-    let _ = std::fs::remove_dir_all(&dir);
 }

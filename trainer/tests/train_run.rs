@@ -2,27 +2,17 @@
 //! binary on a real WAV file (a synthetic violin-like tone, so the test needs no download).
 //! Sizes are tiny (hidden 16, 1 s examples at 50 frames/s) so the whole file runs in seconds.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use ddsp_tests::cli::{ddsp_command, scratch, TINY_TRAINING};
 use ddsp_trainer::envelope_archive::EnvelopeArchive;
-
-fn ddsp() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ddsp"))
-}
 
 /// `ddsp train WAV --out RUN --steps STEPS --no-export`; tests add `TINY`, `--resume` and the like.
 fn train(wav: &Path, run: &Path, steps: usize) -> Command {
-    let mut command = ddsp();
+    let mut command = ddsp_command();
     command.arg("train").arg(wav).arg("--out").arg(run).args(["--steps", &steps.to_string(), "--no-export"]);
     command
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ddsp-train-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// 6 s at 22.05 kHz (so the trainer resamples): a 5-harmonic tone gliding 220 → 330 Hz with
@@ -49,22 +39,8 @@ fn write_tone(path: &Path) {
     w.finalize().unwrap();
 }
 
-const TINY: [&str; 14] = [
-    "--hidden",
-    "16",
-    "--batch-size",
-    "2",
-    "--example-s",
-    "1",
-    "--frame-rate",
-    "50",
-    "--checkpoint-every",
-    "10",
-    "--learning-rate",
-    "0.01",
-    "--seed",
-    "1",
-];
+/// The model of every run here.
+const TINY: [&str; 14] = TINY_TRAINING;
 
 fn losses(run: &Path) -> Vec<(usize, f32)> {
     let text = std::fs::read_to_string(run.join("loss.csv")).unwrap();
@@ -79,7 +55,8 @@ fn losses(run: &Path) -> Vec<(usize, f32)> {
 
 #[test]
 fn tiny_run_lowers_the_loss_resumes_and_exports() {
-    let dir = temp_dir("run");
+    let scratch = scratch();
+    let dir = scratch.path();
     let wav = dir.join("tone.wav");
     write_tone(&wav);
     let run = dir.join("run");
@@ -97,7 +74,7 @@ fn tiny_run_lowers_the_loss_resumes_and_exports() {
     assert!(last < 0.9 * first, "loss must fall: first {first}, last {last}");
 
     // A second run without --resume must not clobber the model.
-    let again = ddsp().args(["train", wav.to_str().unwrap(), "--out", run.to_str().unwrap()]).output().unwrap();
+    let again = ddsp_command().args(["train", wav.to_str().unwrap(), "--out", run.to_str().unwrap()]).output().unwrap();
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("--resume"));
 
@@ -116,7 +93,7 @@ fn tiny_run_lowers_the_loss_resumes_and_exports() {
     );
 
     // Export: npz keys and shapes, previews, CSVs, report.
-    let out = ddsp().args(["export", "--run", run.to_str().unwrap()]).output().unwrap();
+    let out = ddsp_command().args(["export", "--run", run.to_str().unwrap()]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let folder = run.join("export").join("tone");
@@ -150,7 +127,7 @@ fn tiny_run_lowers_the_loss_resumes_and_exports() {
     assert!(std::fs::read_to_string(run.join("report.md")).unwrap().contains("tone.wav"));
 
     // Thinned CSV through the export options.
-    let out = ddsp()
+    let out = ddsp_command()
         .args([
             "export",
             "--run",
@@ -167,13 +144,12 @@ fn tiny_run_lowers_the_loss_resumes_and_exports() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let thin = ddsp_shared::unified_csv::read_path(&folder.join("tone_unified.csv")).unwrap();
     assert_eq!((thin.frame_count(), thin.harmonic_count, thin.noise_band_count), (150, 10, 8));
-
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn same_seed_gives_the_same_run() {
-    let dir = temp_dir("seed");
+    let scratch = scratch();
+    let dir = scratch.path();
     let wav = dir.join("tone.wav");
     write_tone(&wav);
     let mut logs = Vec::new();
@@ -184,16 +160,18 @@ fn same_seed_gives_the_same_run() {
         logs.push(losses(&run));
     }
     assert_eq!(logs[0], logs[1]);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn bad_inputs_get_clear_errors() {
-    let dir = temp_dir("bad");
+    let scratch = scratch();
+    let dir = scratch.path();
     let empty = dir.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let out =
-        ddsp().args(["train", empty.to_str().unwrap(), "--out", dir.join("r").to_str().unwrap()]).output().unwrap();
+    let out = ddsp_command()
+        .args(["train", empty.to_str().unwrap(), "--out", dir.join("r").to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("no audio found"),
@@ -213,8 +191,10 @@ fn bad_inputs_get_clear_errors() {
         w.write_sample(((n as f32 * 0.1).sin() * 8000.0) as i16).unwrap();
     }
     w.finalize().unwrap();
-    let out =
-        ddsp().args(["train", short.to_str().unwrap(), "--out", dir.join("r").to_str().unwrap()]).output().unwrap();
+    let out = ddsp_command()
+        .args(["train", short.to_str().unwrap(), "--out", dir.join("r").to_str().unwrap()])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("too short"), "{stderr}");
@@ -225,18 +205,20 @@ fn bad_inputs_get_clear_errors() {
         w.write_sample(0i16).unwrap();
     }
     w.finalize().unwrap();
-    let out =
-        ddsp().args(["train", silent.to_str().unwrap(), "--out", dir.join("r").to_str().unwrap()]).output().unwrap();
+    let out = ddsp_command()
+        .args(["train", silent.to_str().unwrap(), "--out", dir.join("r").to_str().unwrap()])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("silent"), "{stderr}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[cfg(unix)]
 #[test]
 fn ctrl_c_writes_a_final_checkpoint() {
-    let dir = temp_dir("ctrlc");
+    let scratch = scratch();
+    let dir = scratch.path();
     let wav = dir.join("tone.wav");
     write_tone(&wav);
     let run = dir.join("run");
@@ -260,5 +242,4 @@ fn ctrl_c_writes_a_final_checkpoint() {
     let out = train(&wav, &run, last + 2).arg("--resume").output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(losses(&run).last().unwrap().0, last + 2);
-    std::fs::remove_dir_all(&dir).unwrap();
 }

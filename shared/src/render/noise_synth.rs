@@ -31,6 +31,11 @@ use super::random::Random;
 /// Most noise bands used; further bands of an envelope are ignored.
 pub const MAX_NOISE_BANDS: usize = 256;
 
+/// Variance per sample of the noise for a flat band magnitude of 1 (white noise uniform in
+/// -1..1, as DDSP's filtered noise shapes it). `ddsp analyze` divides measured noise power by
+/// it, so the band magnitudes it writes play back at the level it measured.
+pub const NOISE_VARIANCE: f64 = 1.0 / 3.0;
+
 /// The FFT frame spans about this many seconds (rounded up to a power of two of samples):
 /// fine enough in frequency for 65 bands over 8 kHz, short enough to follow the envelope.
 const NOISE_FRAME_S: f32 = 0.0107;
@@ -215,6 +220,6 @@ mod tests {
             power += tick.iter().map(|&x| (x as f64).powi(2)).sum::<f64>();
         }
         let variance = power / (ticks * CONTROL_TICK_SAMPLES) as f64;
-        assert!((variance - 1.0 / 3.0).abs() < 0.02, "variance {variance}");
+        assert!((variance - NOISE_VARIANCE).abs() < 0.02, "variance {variance}");
     }
 }

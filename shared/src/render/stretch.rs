@@ -14,6 +14,30 @@ pub enum AnchorMode {
     ManualHz,
 }
 
+impl AnchorMode {
+    /// Every mode, in the order menus list them.
+    pub const ALL: [AnchorMode; 3] = [AnchorMode::CentrePartial, AnchorMode::FixedF0, AnchorMode::ManualHz];
+    /// What users read for each mode of [`AnchorMode::ALL`] (the plugin's menu).
+    pub const NAMES: [&'static str; 3] = ["Centre partial", "Fixed f0", "Manual Hz"];
+    /// Short permanent ids of each mode of [`AnchorMode::ALL`]: saved in plugin projects, so
+    /// never renamed.
+    pub const IDS: [&'static str; 3] = ["centre", "f0", "manual"];
+
+    /// Position in [`AnchorMode::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            AnchorMode::CentrePartial => 0,
+            AnchorMode::FixedF0 => 1,
+            AnchorMode::ManualHz => 2,
+        }
+    }
+
+    /// The mode at `index` of [`AnchorMode::ALL`]; the first for an index out of range.
+    pub fn from_index(index: usize) -> Self {
+        Self::ALL.get(index).copied().unwrap_or(Self::ALL[0])
+    }
+}
+
 /// Index of the centre partial of a frame with `harmonic_count` harmonics.
 pub fn centre_partial_index(harmonic_count: usize) -> usize {
     harmonic_count.saturating_sub(1) / 2
@@ -51,8 +75,8 @@ pub fn stretch_all_hz(freqs_hz: &mut [f32], anchor_hz: f32, stretch: f32) {
 fn fast_log2(x: f32) -> f32 {
     let bits = x.to_bits();
     let exponent = ((bits >> 23) & 0xff) as i32 - 127;
-    let mantissa = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000); // 1..2
-                                                                       // ln(m) = 2 atanh(t), t = (m - 1) / (m + 1) in 0..1/3.
+    // The mantissa in 1..2; ln(m) = 2 atanh(t), t = (m - 1) / (m + 1) in 0..1/3.
+    let mantissa = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
     let t = (mantissa - 1.0) / (mantissa + 1.0);
     let t2 = t * t;
     let series =
@@ -78,6 +102,15 @@ fn fast_exp2(y: f32) -> f32 {
 mod tests {
     use super::*;
     use approx::assert_relative_eq;
+
+    #[test]
+    fn every_anchor_mode_has_a_name_an_id_and_its_index() {
+        for (index, mode) in AnchorMode::ALL.into_iter().enumerate() {
+            assert_eq!((mode.index(), AnchorMode::from_index(index)), (index, mode));
+        }
+        assert_eq!(AnchorMode::from_index(99), AnchorMode::CentrePartial);
+        assert_eq!(AnchorMode::IDS, ["centre", "f0", "manual"], "ids are a save format: never change them");
+    }
 
     #[test]
     fn stretch_two_around_f0_squares_the_harmonic_number() {

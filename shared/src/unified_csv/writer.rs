@@ -58,7 +58,7 @@ const FMT: &str = "formatting into a String cannot fail";
 
 /// Why `env` cannot be written so that it reads back the same, if it cannot.
 pub(crate) fn check_writable(env: &Envelope) -> Result<(), String> {
-    env.validate()?;
+    env.validate().map_err(|e| e.to_string())?;
     if env.frame_count() == 0 {
         return Err("the envelope has no frames".to_owned());
     }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use ddsp_trainer::audio::decode::{read_wav_mono, require_min_len};
 use ddsp_trainer::audio::resample::resample;
-use ddsp_trainer::spectral_distance::{evaluate, EvalReport, FFT_SIZES};
+use ddsp_trainer::spectral_distance::{evaluate, EvalReport, FFT_SIZES_16K};
 
 /// Compare a candidate WAV (a render, a resynthesis) with a reference recording.
 #[derive(clap::Args, Debug)]
@@ -36,7 +36,7 @@ struct JsonReport<'a> {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let (reference, rate) = read_wav_mono(&args.reference)?;
     let (candidate, candidate_rate) = read_wav_mono(&args.candidate)?;
-    let largest_fft = FFT_SIZES[0];
+    let largest_fft = FFT_SIZES_16K[0];
     require_min_len(&args.reference, reference.len(), rate, largest_fft)?;
     require_min_len(
         &args.candidate,

@@ -7,7 +7,6 @@ use anyhow::Context;
 
 use super::thinning::ThinningArgs;
 
-use ddsp_trainer::train::config::{HARMONIC_COUNT, NOISE_BAND_COUNT};
 use ddsp_trainer::train::export::{export_run, CsvOptions, ExportOptions};
 use ddsp_trainer::train::training::RunPaths;
 
@@ -23,14 +22,9 @@ pub struct CsvArgs {
 }
 
 impl CsvArgs {
-    /// The library's options (no limit means all 60 harmonics and 65 noise bands).
+    /// The library's options (no limit means every harmonic and noise band).
     pub fn to_options(self) -> CsvOptions {
-        CsvOptions {
-            frame_step: self.thinning.frame_step as usize,
-            max_harmonics: self.thinning.max_harmonics.unwrap_or(HARMONIC_COUNT),
-            max_noise_bands: self.thinning.max_noise_bands.unwrap_or(NOISE_BAND_COUNT),
-            full_resolution: self.full_resolution,
-        }
+        CsvOptions { thinning: self.thinning.to_options(), full_resolution: self.full_resolution }
     }
 }
 

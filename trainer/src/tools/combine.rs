@@ -72,25 +72,8 @@ pub fn combine(chunks: &[Chunk]) -> Result<Envelope> {
     let widest = chunks.iter().max_by_key(|c| c.envelope.noise_band_count).expect("non-empty");
     let b = widest.envelope.noise_band_count;
     let total: usize = chunks.iter().map(|c| c.envelope.frame_count()).sum();
-    let mut out = Envelope {
-        frame_rate_hz: first.envelope.frame_rate_hz,
-        sample_rate_hz: first.envelope.sample_rate_hz,
-        extra_metadata: first
-            .envelope
-            .extra_metadata
-            .iter()
-            .filter(|(k, _)| k != super::downsample::FRAME_STEP_KEY)
-            .cloned()
-            .collect(),
-        harmonic_count: h,
-        noise_band_count: b,
-        frame_indices: Vec::with_capacity(total),
-        f0_hz: Vec::with_capacity(total),
-        harmonic_freqs_hz: Vec::with_capacity(total * h),
-        harmonic_amps: Vec::with_capacity(total * h),
-        band_centres_hz: Vec::with_capacity(total * b),
-        band_mags: Vec::with_capacity(total * b),
-    };
+    let mut out = first.envelope.empty_like(h, b, total);
+    out.extra_metadata.retain(|(k, _)| k != super::downsample::FRAME_STEP_KEY);
     let mut offset = 0u64;
     for c in chunks {
         let env = &c.envelope;

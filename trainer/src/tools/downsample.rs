@@ -7,7 +7,7 @@
 //! index and the frame rate stays the same, so `frame_index / frame_rate` is still each frame's
 //! time in the original; players hold or interpolate across the skipped indices (SPEC §2).
 
-use ddsp_shared::Envelope;
+use ddsp_shared::{Envelope, FrameComponents};
 
 /// Metadata key recording the total frame step applied so far (multiplied when downsampling
 /// twice). Readers ignore unknown keys; `ddsp combine` uses it to know a chunk's true length.
@@ -51,24 +51,11 @@ pub fn downsample(env: &Envelope, options: &DownsampleOptions) -> Envelope {
     let h = options.max_harmonics.map_or(h_in, |m| m.min(h_in));
     let b = options.max_noise_bands.map_or(b_in, |m| m.min(b_in));
     let kept: Vec<usize> = (0..env.frame_count()).step_by(options.frame_step).collect();
-    let mut out = Envelope {
-        frame_rate_hz: env.frame_rate_hz,
-        sample_rate_hz: env.sample_rate_hz,
-        extra_metadata: env.extra_metadata.clone(),
-        harmonic_count: h,
-        noise_band_count: b,
-        frame_indices: kept.iter().map(|&i| env.frame_indices[i]).collect(),
-        f0_hz: kept.iter().map(|&i| env.f0_hz[i]).collect(),
-        harmonic_freqs_hz: Vec::with_capacity(kept.len() * h),
-        harmonic_amps: Vec::with_capacity(kept.len() * h),
-        band_centres_hz: Vec::with_capacity(kept.len() * b),
-        band_mags: Vec::with_capacity(kept.len() * b),
-    };
+    let mut out = env.empty_like(h, b, kept.len());
     for &i in &kept {
-        out.harmonic_freqs_hz.extend_from_slice(&env.harmonic_freqs(i)[..h]);
-        out.harmonic_amps.extend_from_slice(&env.harmonic_amps(i)[..h]);
-        out.band_centres_hz.extend_from_slice(&env.band_centres(i)[..b]);
-        out.band_mags.extend_from_slice(&env.band_mags(i)[..b]);
+        let harmonics = FrameComponents { freqs_hz: &env.harmonic_freqs(i)[..h], values: &env.harmonic_amps(i)[..h] };
+        let bands = FrameComponents { freqs_hz: &env.band_centres(i)[..b], values: &env.band_mags(i)[..b] };
+        out.push_frame(env.frame_indices[i], env.f0_hz[i], harmonics, bands);
     }
     if options.frame_step > 1 {
         let step = recorded_frame_step(env) * options.frame_step as u64;

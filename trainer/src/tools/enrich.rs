@@ -71,19 +71,24 @@ struct HarmonicPlan {
     slope: SpectralSlope,
 }
 
-fn plan_harmonics(env: &Envelope, i: usize, bandwidth_hz: f64) -> Option<HarmonicPlan> {
-    let freqs = env.harmonic_freqs(i);
-    let amps = env.harmonic_amps(i);
-    let learned: Vec<usize> = (0..env.harmonic_count)
-        .filter(|&k| freqs[k] > 0.0 && f64::from(freqs[k]) < bandwidth_hz && amps[k] > 0.0)
+/// The slope fitted on the upper half of the components of one frame that carry sound strictly
+/// below `bandwidth_hz` (non-zero frequency and value), and the index of the highest of them;
+/// `None` with fewer than two. Harmonics and noise bands are fitted the same way.
+fn fit_upper_components(freqs_hz: &[f32], values: &[f32], bandwidth_hz: f64) -> Option<(SpectralSlope, usize)> {
+    let learned: Vec<usize> = (0..freqs_hz.len().min(values.len()))
+        .filter(|&k| freqs_hz[k] > 0.0 && f64::from(freqs_hz[k]) < bandwidth_hz && values[k] > 0.0)
         .collect();
     if learned.len() < 2 {
         return None;
     }
     let upper = &learned[(learned.len() / 2).min(learned.len() - 2)..];
-    let slope = SpectralSlope::fit(upper.iter().map(|&k| (f64::from(freqs[k]), f64::from(amps[k]))))?;
-    let last = *learned.last().expect("at least two");
-    let f_last = f64::from(freqs[last]);
+    let slope = SpectralSlope::fit(upper.iter().map(|&k| (f64::from(freqs_hz[k]), f64::from(values[k]))))?;
+    Some((slope, *learned.last().expect("at least two")))
+}
+
+fn plan_harmonics(env: &Envelope, i: usize, bandwidth_hz: f64) -> Option<HarmonicPlan> {
+    let (slope, last) = fit_upper_components(env.harmonic_freqs(i), env.harmonic_amps(i), bandwidth_hz)?;
+    let f_last = f64::from(env.harmonic_freqs(i)[last]);
     Some(HarmonicPlan {
         last,
         spacing_hz: f_last / (last + 1) as f64,
@@ -95,17 +100,8 @@ fn plan_harmonics(env: &Envelope, i: usize, bandwidth_hz: f64) -> Option<Harmoni
 /// bandwidth: DDSP's last band sits exactly at Nyquist, where analysis and the model both
 /// leave a near-zero edge value that would otherwise drag the whole continuation down.
 fn plan_noise(env: &Envelope, i: usize, bandwidth_hz: f64) -> Option<SpectralSlope> {
-    let centres = env.band_centres(i);
-    let mags = env.band_mags(i);
-    let learned: Vec<usize> = (0..env.noise_band_count)
-        .filter(|&k| centres[k] > 0.0 && f64::from(centres[k]) < bandwidth_hz && mags[k] > 0.0)
-        .collect();
-    if learned.len() < 2 {
-        return None;
-    }
-    let upper = &learned[(learned.len() / 2).min(learned.len() - 2)..];
-    let slope = SpectralSlope::fit(upper.iter().map(|&k| (f64::from(centres[k]), f64::from(mags[k]))))?;
-    let pivot = f64::from(centres[*learned.last().expect("at least two")]);
+    let (slope, last) = fit_upper_components(env.band_centres(i), env.band_mags(i), bandwidth_hz)?;
+    let pivot = f64::from(env.band_centres(i)[last]);
     Some(slope.with_slope_at_most(NOISE_MAX_SLOPE_DB_PER_OCTAVE, pivot))
 }
 
@@ -169,19 +165,10 @@ pub fn enrich(env: &Envelope, options: &EnrichOptions) -> Result<Envelope> {
     };
     let b = b_in + (0..n).map(|i| added_bands(i).2).max().unwrap_or(0);
 
-    let mut out = Envelope {
-        frame_rate_hz: env.frame_rate_hz,
-        sample_rate_hz: options.sample_rate_hz,
-        extra_metadata: env.extra_metadata.clone(),
-        harmonic_count: h,
-        noise_band_count: b,
-        frame_indices: env.frame_indices.clone(),
-        f0_hz: env.f0_hz.clone(),
-        harmonic_freqs_hz: Vec::with_capacity(n * h),
-        harmonic_amps: Vec::with_capacity(n * h),
-        band_centres_hz: Vec::with_capacity(n * b),
-        band_mags: Vec::with_capacity(n * b),
-    };
+    let mut out = env.empty_like(h, b, n);
+    out.sample_rate_hz = options.sample_rate_hz;
+    out.frame_indices = env.frame_indices.clone();
+    out.f0_hz = env.f0_hz.clone();
     if !out.extra_metadata.iter().any(|(k, _)| k == ENRICHED_FROM_KEY) {
         out.extra_metadata.push((ENRICHED_FROM_KEY.to_owned(), env.sample_rate_hz.to_string()));
     }

@@ -272,19 +272,8 @@ pub fn resample_time(env: &Envelope, change: TimeChange) -> Result<Envelope> {
     }
     let h = env.harmonic_count;
     let b = env.noise_band_count;
-    let mut out = Envelope {
-        frame_rate_hz: env.frame_rate_hz,
-        sample_rate_hz: env.sample_rate_hz,
-        extra_metadata: env.extra_metadata.clone(),
-        harmonic_count: h,
-        noise_band_count: b,
-        frame_indices: (0..count as u64).map(|j| first + j * step).collect(),
-        f0_hz: Vec::with_capacity(count),
-        harmonic_freqs_hz: Vec::with_capacity(count * h),
-        harmonic_amps: Vec::with_capacity(count * h),
-        band_centres_hz: Vec::with_capacity(count * b),
-        band_mags: Vec::with_capacity(count * b),
-    };
+    let mut out = env.empty_like(h, b, count);
+    out.frame_indices = (0..count as u64).map(|j| first + j * step).collect();
     let mut src = 0;
     for j in 0..count {
         // Position in the source, in frame indices.

@@ -285,6 +285,13 @@ fn cache_key(path: &Path) -> anyhow::Result<CacheKey> {
     Ok(CacheKey { path: path.to_path_buf(), file_bytes: meta.len(), modified_ns })
 }
 
+/// The sources of `files` from `cache_path`, when it was made from exactly these files (same
+/// paths, sizes and modification times) at the config's rates; `None` otherwise.
+pub fn cached_sources(files: &[PathBuf], config: &TrainConfig, cache_path: &Path) -> Option<Vec<Source>> {
+    let keys = files.iter().map(|f| cache_key(f)).collect::<anyhow::Result<Vec<_>>>().ok()?;
+    read_cache(cache_path, &keys, config)
+}
+
 /// Loads the sources of `files`, from `cache_path` when it was made from the same files at the
 /// same rates, else by decoding and analysing them (`on_file` is told each file's name) and
 /// writing the cache.

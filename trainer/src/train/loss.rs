@@ -8,8 +8,7 @@
 use burn::signal::{hann_window, stft, StftOptions};
 use burn::tensor::Tensor;
 
-/// FFT sizes at 16 kHz (DDSP's defaults).
-pub const FFT_SIZES_16K: [usize; 6] = [2048, 1024, 512, 256, 128, 64];
+pub use crate::spectral_distance::FFT_SIZES_16K;
 
 /// Keeps `log` finite and its gradient bounded where a spectrum is empty (DDSP's `safe_log`
 /// floor is 1e-5 on the magnitude; this is that floor squared, under the square root).

@@ -4,7 +4,8 @@
 //! features), [`model`] (the decoder), [`gru`] (the recurrent layer, built for a fast backward
 //! pass), [`synth`] (differentiable harmonic + noise synthesis), [`loss`] (multi-scale spectral
 //! loss), [`training`] (optimiser loop, checkpoints), [`device`] (CPU/GPU choice), [`plot`]
-//! (loss plot), [`export`] (envelopes, previews, CSV, report) and [`transfer`] (timbre
+//! (loss plot), [`inference`] (a loaded instrument: features → envelope → audio), [`export`]
+//! (envelopes, previews, CSVs), [`report`] (report.md / report.json) and [`transfer`] (timbre
 //! transfer).
 
 pub mod config;
@@ -12,9 +13,11 @@ pub mod data;
 pub mod device;
 pub mod export;
 pub mod gru;
+pub mod inference;
 pub mod loss;
 pub mod model;
 pub mod plot;
+pub mod report;
 pub mod synth;
 pub mod training;
 pub mod transfer;

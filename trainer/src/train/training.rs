@@ -424,16 +424,3 @@ pub fn read_loss_log(path: &Path) -> anyhow::Result<Vec<LossEntry>> {
     }
     Ok(out)
 }
-
-/// Loads the trained model of a run folder onto `device` (no autodiff), with its config.
-pub fn load_model(paths: &RunPaths, device: &Device) -> anyhow::Result<(TrainConfig, DdspModel)> {
-    let config = TrainConfig::load(paths.config())
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", paths.config().display()))?;
-    let bytes = std::fs::read(paths.model()).with_context(|| format!("cannot read {}", paths.model().display()))?;
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
-        .map_err(|e| anyhow::anyhow!("{} is not a model record: {e}", paths.model().display()))?;
-    let model = DdspModel::new(&config, device)
-        .try_load_record(record)
-        .map_err(|e| anyhow::anyhow!("{} does not fit {}: {e}", paths.model().display(), paths.config().display()))?;
-    Ok((config, model))
-}

@@ -6,11 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use burn::tensor::Device;
 
-use super::data::{extract_features, load_audio};
-use super::export::{predict_envelope, render};
-use super::training::{load_model, RunPaths};
+use super::inference::{render_at_model_rate, Instrument};
+use super::training::RunPaths;
 use crate::wav_io::{write_wav, WavSampleFormat};
 
 /// How the driving recording's features are changed before the model sees them.
@@ -42,20 +40,14 @@ pub fn transfer(
     csv: &Path,
     options: &TransferOptions,
 ) -> anyhow::Result<TransferSummary> {
-    let device = Device::flex();
-    let (config, model) = load_model(run, &device)?;
-    let hop = config.hop_samples();
-    let audio = load_audio(input, config.sample_rate_hz, hop)?;
-    let frames = audio.len() / hop;
-    let (mut f0, _confidence, mut loudness) =
-        extract_features(&audio, config.sample_rate_hz, config.frame_rate_hz, frames)
-            .with_context(|| format!("cannot analyse {}", input.display()))?;
+    let instrument = Instrument::load(run)?;
+    let source = instrument.analyse(input)?;
     let ratio = 2f32.powf(options.pitch_shift_st / 12.0);
-    f0.iter_mut().for_each(|f| *f *= ratio);
-    loudness.iter_mut().for_each(|l| *l += options.loudness_shift_db);
-    let env = predict_envelope(&model, &config, &f0, &loudness, &device);
-    let out = render(&env, 1.0, 1.0);
-    write_wav(output, &out, config.sample_rate_hz, WavSampleFormat::Float32)?;
+    let f0: Vec<f32> = source.f0_hz.iter().map(|f| f * ratio).collect();
+    let loudness: Vec<f32> = source.loudness_db.iter().map(|l| l + options.loudness_shift_db).collect();
+    let env = instrument.envelope(&f0, &loudness);
+    let out = render_at_model_rate(&env, 1.0, 1.0);
+    write_wav(output, &out, instrument.config.sample_rate_hz, WavSampleFormat::Float32)?;
     ddsp_shared::unified_csv::write_path(&env, csv).with_context(|| format!("cannot write {}", csv.display()))?;
     Ok(TransferSummary { wav: output.to_path_buf(), csv: csv.to_path_buf(), duration_s: env.duration_s() })
 }

@@ -3,50 +3,15 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use ddsp_shared::Envelope;
 
-/// Runs `ddsp` with `args` in `dir`.
-pub fn ddsp_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ddsp")).args(args).current_dir(dir).output().expect("run ddsp")
-}
+#[allow(unused_imports)] // each test binary uses some of them
+pub use ddsp_tests::cli::{ddsp_err_in as ddsp_err, ddsp_in, ddsp_ok_in as ddsp_ok, repo_root};
 
-/// Runs `ddsp` and insists it succeeds.
-pub fn ddsp_ok(dir: &Path, args: &[&str]) -> String {
-    let out = ddsp_in(dir, args);
-    assert!(
-        out.status.success(),
-        "ddsp {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Runs `ddsp`, insists it fails with exit code 1, returns stderr.
-pub fn ddsp_err(dir: &Path, args: &[&str]) -> String {
-    let out = ddsp_in(dir, args);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "ddsp {args:?} should fail; stdout: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// A fresh, empty folder for one test.
-pub fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ddsp-cli-tools-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// The repository root.
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+/// A fresh, empty folder for one test, removed when the value is dropped.
+pub fn scratch(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("ddsp-cli-tools-{name}-")).tempdir().expect("scratch folder")
 }
 
 /// A numpy-written fixture archive (trainer/tests/fixtures/npz).
@@ -71,21 +36,15 @@ pub fn violin_csv() -> PathBuf {
 pub fn flute_16k_csv() -> PathBuf {
     static CSV: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     CSV.get_or_init(|| {
-        let dir = scratch("flute-16k");
+        // In cargo's scratch folder for integration tests: made once per test binary run.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("flute-16k");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
         let wav = repo_root().join("examples/flute_phrase_44k.wav");
         ddsp_ok(&dir, &["analyze", wav.to_str().unwrap(), "--sample-rate", "16000", "-o", "whole.csv"]);
         let whole = read_csv(&dir.join("whole.csv"));
         let frames = (4.0 * whole.frame_rate_hz) as usize;
-        let (h, b) = (whole.harmonic_count, whole.noise_band_count);
-        let chunk = Envelope {
-            frame_indices: whole.frame_indices[..frames].to_vec(),
-            f0_hz: whole.f0_hz[..frames].to_vec(),
-            harmonic_freqs_hz: whole.harmonic_freqs_hz[..frames * h].to_vec(),
-            harmonic_amps: whole.harmonic_amps[..frames * h].to_vec(),
-            band_centres_hz: whole.band_centres_hz[..frames * b].to_vec(),
-            band_mags: whole.band_mags[..frames * b].to_vec(),
-            ..whole
-        };
+        let chunk = whole.slice_frames(0..frames);
         let path = dir.join("flute_16k_4s.csv");
         ddsp_shared::unified_csv::write_path(&chunk, &path).unwrap();
         let _ = std::fs::remove_file(dir.join("whole.csv"));

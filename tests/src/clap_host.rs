@@ -2,7 +2,7 @@
 //! library through its `clap_entry` symbol, exactly as a DAW does, and drives one plugin
 //! instance on the test thread (which plays both the host's main thread and audio thread).
 
-#![allow(dead_code, unsafe_op_in_unsafe_fn)]
+#![allow(unsafe_op_in_unsafe_fn, clippy::missing_safety_doc)]
 
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::path::PathBuf;
@@ -229,6 +229,7 @@ pub struct Instance {
 
 impl Instance {
     /// factory → create_plugin → init.
+    #[allow(clippy::new_without_default)] // creates a plugin in the loaded library: not a default value
     pub fn new() -> Self {
         let factory = factory();
         unsafe {
