@@ -40,7 +40,7 @@ mod smoothing;
 mod stretch;
 
 pub use bounce::BOUNCE_GLIDE_S;
-pub use noise_synth::{MAX_NOISE_BANDS, NOISE_VARIANCE};
+pub use noise_synth::{noise_density_gain, MAX_NOISE_BANDS, NOISE_HOP_MAX_S, NOISE_VARIANCE};
 pub use oscillator_bank::{CONTROL_TICK_SAMPLES, MAX_HARMONICS};
 pub use params::*;
 pub use pitch::{tet_octaves, tet_ratio};
@@ -49,7 +49,7 @@ pub use stretch::{centre_partial_index, stretch_all_hz, stretch_hz, AnchorMode};
 use crate::Envelope;
 use bounce::Bounce;
 use conductor::{Conductor, FramePosition};
-use noise_synth::NoiseSynth;
+use noise_synth::{level_sq, NoiseSynth};
 use oscillator_bank::OscillatorBank;
 use smoothing::{one_pole_coefficient, Smoothed};
 
@@ -89,6 +89,8 @@ struct Prepared {
     /// Noise band magnitudes of the last noise frame (after level controls).
     band_mags: Vec<f32>,
     band_count: usize,
+    /// Scratch for the noise band magnitudes of the current tick (after level controls).
+    tick_band_mags: Vec<f32>,
     /// Samples of the current tick.
     tick: [f32; CONTROL_TICK_SAMPLES],
 }
@@ -157,6 +159,7 @@ impl Renderer {
             band_centres_hz: vec![0.0; MAX_NOISE_BANDS],
             band_mags: vec![0.0; MAX_NOISE_BANDS],
             band_count: 0,
+            tick_band_mags: vec![0.0; MAX_NOISE_BANDS],
             tick: [0.0; CONTROL_TICK_SAMPLES],
         }));
         self.restart();
@@ -333,8 +336,35 @@ impl Renderer {
         p.bank.set_targets(&p.omegas[..count], &p.amps[..count], snap);
         self.partial_count = count;
 
+        // The noise's level follows the data every tick; a new frame's colour is read half a
+        // frame ahead, at the frame's centre (see `noise_synth`). Band magnitudes are a
+        // spectral density at the envelope's own rate (SPEC §4): `density` converts them to
+        // this output rate (the GUI is shown them without it).
+        let density = noise_density_gain(p.sample_rate_hz, envelope.sample_rate_hz);
+        // The level ramps across the tick to its value at the tick's end, where the conductor
+        // now is, so the ramp is on time rather than a tick late.
+        let tick_end = {
+            let mut at_end = self.conductor;
+            at_end.step(envelope, params, 0.0)
+        };
+        let noise_level_sq = match tick_end {
+            None => 0.0,
+            Some(pos) => {
+                let bands = envelope.noise_band_count.min(MAX_NOISE_BANDS);
+                let mags = FrameLerp::new(envelope.noise_band_count, &envelope.band_mags, pos);
+                for (b, m) in p.tick_band_mags[..bands].iter_mut().enumerate() {
+                    *m = mags.at(b) * noise_gain;
+                }
+                level_sq(&p.tick_band_mags[..bands]) * density * density
+            }
+        };
         if p.noise.needs_frame() {
-            let bands = match position {
+            // The conductor has already moved past this tick: the frame's centre is half a
+            // frame after the tick's start.
+            let ahead_s = p.noise.frame_centre_delay_s() - CONTROL_TICK_SAMPLES as f64 / p.sample_rate_hz as f64;
+            let mut ahead = self.conductor;
+            ahead.step(envelope, params, ahead_s.max(0.0));
+            let bands = match ahead.step(envelope, params, 0.0) {
                 None => 0,
                 Some(pos) => {
                     let bands = envelope.noise_band_count.min(MAX_NOISE_BANDS);
@@ -350,11 +380,11 @@ impl Renderer {
                 }
             };
             p.band_count = bands;
-            p.noise.start_frame(&p.band_centres_hz[..bands], &p.band_mags[..bands], 1.0);
+            p.noise.start_frame(&p.band_centres_hz[..bands], &p.band_mags[..bands], density);
         }
 
         p.bank.render_tick(&mut p.tick);
-        p.noise.add_tick(&mut p.tick);
+        p.noise.add_tick(&mut p.tick, noise_level_sq);
     }
 }
 

@@ -1,24 +1,33 @@
 //! Filtered noise: white noise from a seeded generator, shaped by the noise band magnitudes
 //! placed at the (transformed) band centres.
 //!
-//! Method: short-time overlap-add in the frequency domain. Every hop (half an FFT frame) a
-//! frame of white noise is made directly as a spectrum (independent uniform real and imaginary
-//! parts per bin: the spectrum of white noise), each bin is multiplied by the magnitude
-//! response at its frequency, an inverse real FFT brings it back, and a sine window (the square
-//! root of a periodic Hann window, whose squares sum to one at 50 % overlap) cross-fades the
-//! frames, so the noise level stays steady while its colour follows the envelope.
+//! Method: short-time overlap-add in the frequency domain. Every hop a frame of white noise
+//! is made directly as a spectrum (independent uniform real and imaginary parts per bin: the
+//! spectrum of white noise), each bin is multiplied by the magnitude response at its
+//! frequency, an inverse real FFT brings it back, and a sine window (the square root of a
+//! periodic Hann window, whose squares sum to a constant at any overlap of 2, 4 or 8) cross-fades
+//! the frames, so the noise level stays steady while its colour follows the envelope.
+//!
+//! Timing (SPEC §4: the noise follows the data as closely as the harmonics do):
+//! - frames of about 8 ms (fine enough in frequency for 65 bands over 8 kHz) start every hop
+//!   of at most [`NOISE_HOP_MAX_S`] (2.7 ms at 44.1, 48 and 96 kHz),
+//! - each frame's colour is read from the envelope at the frame's centre, where its window
+//!   peaks, not at its start: the renderer looks half a frame ahead, so the colour is not late,
+//! - the level follows the data per control tick (32 samples): every tick the renderer gives
+//!   the data's current level, and the frames' mix is scaled by the ratio of that level to the
+//!   level the sounding frames were made at (1 in steady state). A noise onset or a cut is
+//!   heard at its time within a tick, whatever the frame length.
 //!
 //! Level: the output has the power that DDSP's filtered noise has for the same magnitudes
-//! (white noise uniform in -1..1, variance 1/3, through a filter whose gain at each
-//! frequency is the interpolated magnitude).
+//! (white noise uniform in -1..1, variance [`NOISE_VARIANCE`], through a filter whose gain at
+//! each frequency is the interpolated magnitude). The renderer scales the magnitudes by
+//! [`noise_density_gain`] so that they are a spectral density (SPEC §4): the same power per
+//! hertz at any output rate as at the envelope's own `sample_rate`.
 //!
 //! Magnitude response: linear interpolation over frequency between band centres (assumed
 //! rising, as every exporter writes them); below the first centre it holds the first
 //! magnitude; above the last it falls linearly to zero over one band spacing, so a spectrum
 //! pitched down does not leave a hiss above its top band. A single band is flat.
-//!
-//! The frame's spectrum is taken when the frame starts, so the noise colour lags the envelope
-//! by up to one hop (about 5 ms at 48 kHz).
 
 use std::sync::Arc;
 
@@ -36,60 +45,101 @@ pub const MAX_NOISE_BANDS: usize = 256;
 /// it, so the band magnitudes it writes play back at the level it measured.
 pub const NOISE_VARIANCE: f64 = 1.0 / 3.0;
 
-/// The FFT frame spans about this many seconds (rounded up to a power of two of samples):
-/// fine enough in frequency for 65 bands over 8 kHz, short enough to follow the envelope.
-const NOISE_FRAME_S: f32 = 0.0107;
+/// Longest hop between noise frames, seconds: the colour of the noise is updated at least this
+/// often (SPEC §4 "a hop of a few ms at most").
+pub const NOISE_HOP_MAX_S: f32 = 0.003;
+
+/// The FFT frame spans at least this many seconds (rounded up to a power of two of samples):
+/// fine enough in frequency for 65 bands over 8 kHz (94 Hz bins at 48 kHz).
+const NOISE_FRAME_S: f32 = 0.008;
+
+/// Most frames sounding at once (frame length over hop).
+const MAX_OVERLAP: usize = 8;
+
+/// The per-tick level correction never boosts the frames' mix by more than this (at a voice's
+/// very first samples only a frame's faint window edge sounds).
+const MAX_LEVEL_CORRECTION: f32 = 4.0;
 
 /// Seed of the noise generator; the renderer mixes in its voice seed.
 const NOISE_SEED: u64 = 0x005E_ED0F_D05E;
+
+/// The factor on noise band magnitudes that makes them a spectral density (SPEC §4): they
+/// shape white noise at `envelope_rate_hz` (the envelope's `sample_rate`), whose power per
+/// hertz is `NOISE_VARIANCE / (envelope_rate_hz / 2)`; at `output_rate_hz` the same power per
+/// hertz needs the per-sample variance scaled by `output / envelope`. 1 at the envelope's own
+/// rate, so a file plays there exactly as its exporter meant; 1 for an unusable rate.
+pub fn noise_density_gain(output_rate_hz: f32, envelope_rate_hz: f64) -> f32 {
+    if envelope_rate_hz.is_finite() && envelope_rate_hz > 0.0 && output_rate_hz > 0.0 {
+        (f64::from(output_rate_hz) / envelope_rate_hz).sqrt() as f32
+    } else {
+        1.0
+    }
+}
 
 /// Noise generator of one voice.
 pub struct NoiseSynth {
     fft_size: usize,
     hop: usize,
     bin_hz: f32,
+    /// `sqrt(2 hop / fft_size)`: the windows' squares overlap `fft_size / (2 hop)` times.
+    overlap_scale: f32,
     inverse: Arc<dyn ComplexToReal<f32>>,
     spectrum: Vec<Complex<f32>>,
     frame: Vec<f32>,
     scratch: Vec<Complex<f32>>,
     window: Vec<f32>,
-    /// Samples being played out: first half of the newest frame plus the tail of the last.
-    current: Vec<f32>,
-    /// Second half of the newest frame, waiting for the next one to overlap it.
-    tail: Vec<f32>,
-    /// Next sample of `current` to play; `hop` means a new frame is due.
+    /// The overlap-add of every frame still sounding, from the read position of the newest
+    /// frame's start on (`fft_size` samples; the first `hop` are played before the next frame).
+    mix: Vec<f32>,
+    /// Next sample of `mix` to play; `hop` means a new frame is due.
     read: usize,
+    /// The level (sum of squared band magnitudes) each sounding frame was made at, newest
+    /// first.
+    frame_levels_sq: [f32; MAX_OVERLAP],
+    /// The level correction applied at the end of the last tick.
+    correction: f32,
     rng: Random,
     seed: u64,
 }
 
 impl std::fmt::Debug for NoiseSynth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NoiseSynth").field("fft_size", &self.fft_size).field("read", &self.read).finish()
+        f.debug_struct("NoiseSynth").field("fft_size", &self.fft_size).field("hop", &self.hop).finish()
     }
+}
+
+/// Frame length and hop at `sample_rate_hz`: the frame at least [`NOISE_FRAME_S`] (and 8
+/// ticks), the hop the longest power of two of at most [`NOISE_HOP_MAX_S`], but at least a
+/// tick and an eighth of the frame; both powers of two, so frames start on tick boundaries.
+fn frame_and_hop(sample_rate_hz: f32) -> (usize, usize) {
+    let wanted = (sample_rate_hz * NOISE_FRAME_S).max(1.0) as usize;
+    let fft_size = wanted.next_power_of_two().max(8 * CONTROL_TICK_SAMPLES);
+    let hop_max = (sample_rate_hz * NOISE_HOP_MAX_S).max(1.0) as usize;
+    let hop_pow2 = if hop_max.is_power_of_two() { hop_max } else { hop_max.next_power_of_two() / 2 };
+    let hop = hop_pow2.max(CONTROL_TICK_SAMPLES).max(fft_size / MAX_OVERLAP).min(fft_size / 2);
+    (fft_size, hop)
 }
 
 impl NoiseSynth {
     /// Plans the FFT and allocates every buffer for `sample_rate_hz`.
     pub fn new(sample_rate_hz: f32, seed: u64) -> Self {
-        let wanted = (sample_rate_hz * NOISE_FRAME_S).max(1.0) as usize;
-        // At least 4 ticks per hop so frames always start on a tick boundary.
-        let fft_size = wanted.next_power_of_two().max(8 * CONTROL_TICK_SAMPLES);
-        let hop = fft_size / 2;
+        let (fft_size, hop) = frame_and_hop(sample_rate_hz);
         let inverse = RealFftPlanner::<f32>::new().plan_fft_inverse(fft_size);
         let window = (0..fft_size).map(|n| (std::f32::consts::PI * n as f32 / fft_size as f32).sin()).collect();
         let mut synth = Self {
             fft_size,
             hop,
             bin_hz: sample_rate_hz / fft_size as f32,
+            overlap_scale: (2.0 * hop as f32 / fft_size as f32).sqrt(),
             spectrum: inverse.make_input_vec(),
             frame: inverse.make_output_vec(),
             scratch: inverse.make_scratch_vec(),
             inverse,
             window,
-            current: vec![0.0; hop],
-            tail: vec![0.0; hop],
+            mix: vec![0.0; fft_size],
             read: hop,
+            frame_levels_sq: [0.0; MAX_OVERLAP],
+            correction: 0.0,
             rng: Random::new(seed ^ NOISE_SEED),
             seed,
         };
@@ -99,9 +149,10 @@ impl NoiseSynth {
 
     /// Silence, and the noise stream starts again from its seed.
     pub fn reset(&mut self) {
-        self.current.fill(0.0);
-        self.tail.fill(0.0);
+        self.mix.fill(0.0);
         self.read = self.hop;
+        self.frame_levels_sq = [0.0; MAX_OVERLAP];
+        self.correction = 0.0;
         self.rng = Random::new(self.seed ^ NOISE_SEED);
     }
 
@@ -115,16 +166,25 @@ impl NoiseSynth {
         self.read >= self.hop
     }
 
+    /// Seconds from a frame's start to its centre: how far ahead of the current tick the
+    /// renderer reads the envelope for a frame's colour.
+    pub fn frame_centre_delay_s(&self) -> f64 {
+        // Half a frame: (fft_size / 2) / sample rate, and bin_hz = sample rate / fft_size.
+        0.5 / f64::from(self.bin_hz)
+    }
+
     /// Makes the next frame with magnitude response given by bands at `centres_hz` (rising)
-    /// with linear magnitudes `mags`, all multiplied by `gain`.
+    /// with linear magnitudes `mags` (read at the frame's centre), all multiplied by `gain`.
     pub fn start_frame(&mut self, centres_hz: &[f32], mags: &[f32], gain: f32) {
         let bands = centres_hz.len().min(mags.len()).min(MAX_NOISE_BANDS);
         let (centres_hz, mags) = (&centres_hz[..bands], &mags[..bands]);
         // Uniform parts in -c..c have variance c²/3; a bin pair then carries 2c²/3 and the
         // unnormalised inverse FFT sums fft_size of them: c² = 1 / (2 * fft_size) gives
-        // variance 1/3 per sample for a flat magnitude of 1.
-        let c = gain * (1.0 / (2.0 * self.fft_size as f32)).sqrt();
-        let silent = bands == 0 || c == 0.0 || mags.iter().all(|&m| m == 0.0);
+        // variance 1/3 per sample for a flat magnitude of 1, and the overlap scale keeps it
+        // so once the windowed frames are added up.
+        let c = gain * self.overlap_scale * (1.0 / (2.0 * self.fft_size as f32)).sqrt();
+        let level_sq = level_sq(mags) * gain * gain;
+        let silent = bands == 0 || level_sq == 0.0;
         let last_bin = self.spectrum.len() - 1;
         let mut band = 0;
         for (k, bin) in self.spectrum.iter_mut().enumerate() {
@@ -147,22 +207,52 @@ impl NoiseSynth {
                 self.frame.fill(0.0);
             }
         }
-        let hop = self.hop;
-        for n in 0..hop {
-            self.current[n] = self.tail[n] + self.frame[n] * self.window[n];
-            self.tail[n] = self.frame[hop + n] * self.window[hop + n];
+        let (hop, n) = (self.hop, self.fft_size);
+        self.mix.copy_within(hop.., 0);
+        self.mix[n - hop..].fill(0.0);
+        for ((m, &x), &w) in self.mix.iter_mut().zip(&self.frame).zip(&self.window) {
+            *m += x * w;
         }
+        self.frame_levels_sq.copy_within(..MAX_OVERLAP - 1, 1);
+        self.frame_levels_sq[0] = if silent { 0.0 } else { level_sq };
         self.read = 0;
     }
 
-    /// Adds the next tick of noise to `out`.
-    pub fn add_tick(&mut self, out: &mut [f32; CONTROL_TICK_SAMPLES]) {
-        let samples = &self.current[self.read..self.read + CONTROL_TICK_SAMPLES];
-        for (o, &s) in out.iter_mut().zip(samples) {
-            *o += s;
+    /// Adds the next tick of noise to `out`, at the level `data_level_sq` (the sum of squared
+    /// band magnitudes, [`level_sq`], of the data at this tick).
+    pub fn add_tick(&mut self, out: &mut [f32; CONTROL_TICK_SAMPLES], data_level_sq: f32) {
+        // The level the sounding frames make at the middle of this tick: each frame's level
+        // weighted by its window's square there (the weights of a full overlap sum to 1).
+        let norm = self.overlap_scale * self.overlap_scale;
+        let mut mix_level_sq = 0.0f32;
+        for (age, &frame_level_sq) in self.frame_levels_sq.iter().enumerate() {
+            let offset = age * self.hop + self.read + CONTROL_TICK_SAMPLES / 2;
+            if offset < self.fft_size {
+                let w = self.window[offset];
+                mix_level_sq += w * w * norm * frame_level_sq;
+            }
         }
+        let target = if data_level_sq > 0.0 && mix_level_sq > 0.0 {
+            (data_level_sq / mix_level_sq).sqrt().min(MAX_LEVEL_CORRECTION)
+        } else {
+            0.0
+        };
+        let start = self.correction;
+        let step = (target - start) / CONTROL_TICK_SAMPLES as f32;
+        let samples = &self.mix[self.read..self.read + CONTROL_TICK_SAMPLES];
+        for (n, (o, &s)) in out.iter_mut().zip(samples).enumerate() {
+            *o += s * (start + step * (n + 1) as f32);
+        }
+        self.correction = target;
         self.read += CONTROL_TICK_SAMPLES;
     }
+}
+
+/// The level measure of a set of band magnitudes that frames and ticks are compared by: the
+/// sum of their squares.
+#[inline]
+pub fn level_sq(mags: &[f32]) -> f32 {
+    mags.iter().map(|m| m * m).sum()
 }
 
 /// Magnitude at `f_hz` interpolated between bands; `band` is a cursor that only moves up, as
@@ -207,6 +297,28 @@ mod tests {
     }
 
     #[test]
+    fn frames_are_fine_enough_and_hops_short_enough_at_every_rate() {
+        for (rate, frame, hop) in [
+            (16_000.0, 256, 32),
+            (44_100.0, 512, 128),
+            (48_000.0, 512, 128),
+            (96_000.0, 1024, 256),
+            (192_000.0, 2048, 512),
+        ] {
+            assert_eq!(frame_and_hop(rate), (frame, hop), "at {rate} Hz");
+            assert!(hop as f32 / rate <= NOISE_HOP_MAX_S, "hop at {rate} Hz");
+            assert!(rate / frame as f32 <= 100.0, "bins at {rate} Hz");
+        }
+    }
+
+    #[test]
+    fn magnitudes_are_a_density_of_the_envelopes_rate() {
+        assert_eq!(noise_density_gain(16_000.0, 16_000.0), 1.0);
+        assert!((noise_density_gain(48_000.0, 16_000.0) - 3f32.sqrt()).abs() < 1e-6);
+        assert_eq!(noise_density_gain(48_000.0, f64::NAN), 1.0);
+    }
+
+    #[test]
     fn flat_unit_magnitude_gives_the_power_of_uniform_white_noise() {
         let mut noise = NoiseSynth::new(48_000.0, 1);
         let mut power = 0.0f64;
@@ -216,7 +328,7 @@ mod tests {
                 noise.start_frame(&[0.0, 24_000.0], &[1.0, 1.0], 1.0);
             }
             let mut tick = [0.0; CONTROL_TICK_SAMPLES];
-            noise.add_tick(&mut tick);
+            noise.add_tick(&mut tick, 2.0);
             power += tick.iter().map(|&x| (x as f64).powi(2)).sum::<f64>();
         }
         let variance = power / (ticks * CONTROL_TICK_SAMPLES) as f64;

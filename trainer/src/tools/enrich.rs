@@ -21,13 +21,18 @@
 //!   reach the new Nyquist (capped by `max_harmonics`); the lowest 1 % (typically sub-octave
 //!   f0 errors at onsets) are continued only that far, rather than tripling the size of every
 //!   frame.
-//! - Everything below the source bandwidth is copied bit for bit: harmonics whose frequency is
-//!   below it and bands whose centre is at or below it.
+//! - Everything below the source bandwidth is kept: harmonics whose frequency is below it are
+//!   copied bit for bit, and bands whose centre is at or below it keep their centre and their
+//!   power per hertz. Noise magnitudes are a spectral density at the file's `sample_rate`
+//!   (SPEC §4), so with the new rate every magnitude is scaled by `sqrt(new rate / old rate)`
+//!   ([`noise_density_gain`]): the enriched file's noise sounds as loud below the old Nyquist
+//!   as the original's did.
 //!
 //! The metadata's `sample_rate` becomes the new rate, and `enriched_from_sample_rate` records
 //! the old one.
 
 use anyhow::{bail, Result};
+use ddsp_shared::render::noise_density_gain;
 use ddsp_shared::Envelope;
 
 use super::spectral_slope::SpectralSlope;
@@ -165,6 +170,8 @@ pub fn enrich(env: &Envelope, options: &EnrichOptions) -> Result<Envelope> {
     };
     let b = b_in + (0..n).map(|i| added_bands(i).2).max().unwrap_or(0);
 
+    // The same power per hertz at the new rate (see the module documentation).
+    let density = noise_density_gain(options.sample_rate_hz as f32, env.sample_rate_hz);
     let mut out = env.empty_like(h, b, n);
     out.sample_rate_hz = options.sample_rate_hz;
     out.frame_indices = env.frame_indices.clone();
@@ -206,13 +213,13 @@ pub fn enrich(env: &Envelope, options: &EnrichOptions) -> Result<Envelope> {
         for (k, (&c, &m)) in env.band_centres(i).iter().zip(env.band_mags(i)).enumerate() {
             out.band_centres_hz.push(c);
             let above = f64::from(c) > bandwidth_hz;
-            out.band_mags.push(if above && k > 0 { level(f64::from(c)) as f32 } else { m });
+            out.band_mags.push(density * if above && k > 0 { level(f64::from(c)) as f32 } else { m });
         }
         let (last_centre, spacing, count) = added_bands(i);
         for j in 1..=(b - b_in) {
             let c = last_centre + j as f64 * spacing;
             out.band_centres_hz.push(c as f32);
-            out.band_mags.push(if j <= count { level(c) as f32 } else { 0.0 });
+            out.band_mags.push(if j <= count { density * level(c) as f32 } else { 0.0 });
         }
     }
     Ok(out)
@@ -269,7 +276,11 @@ mod tests {
         let centres = out.band_centres(0);
         assert_eq!(&centres[..65], env.band_centres(0));
         assert_relative_eq!(centres[65 + 111], 22000.0);
-        assert_eq!(&out.band_mags(0)[..65], env.band_mags(0));
+        // The learned bands keep their power per hertz at the new rate.
+        let density = (44100.0f32 / 16000.0).sqrt();
+        for (&enriched, &learned) in out.band_mags(0)[..65].iter().zip(env.band_mags(0)) {
+            assert_relative_eq!(enriched, learned * density, max_relative = 1e-6);
+        }
         // -3 dB/octave: at 16 kHz the magnitude is 1/sqrt(2) of that at 8 kHz.
         let at_16k = out.band_mags(0)[64 + 64];
         assert_relative_eq!(f64::from(at_16k), f64::from(out.band_mags(0)[64]) / 2f64.sqrt(), max_relative = 1e-3);
