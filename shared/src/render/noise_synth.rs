@@ -5,12 +5,13 @@
 //! is made directly as a spectrum (independent uniform real and imaginary parts per bin: the
 //! spectrum of white noise), each bin is multiplied by the magnitude response at its
 //! frequency, an inverse real FFT brings it back, and a sine window (the square root of a
-//! periodic Hann window, whose squares sum to a constant at any overlap of 2, 4 or 8) cross-fades
+//! periodic Hann window, whose squares sum to a constant at any whole overlap) cross-fades
 //! the frames, so the noise level stays steady while its colour follows the envelope.
 //!
 //! Timing (SPEC §4: the noise follows the data as closely as the harmonics do):
 //! - frames of about 8 ms (fine enough in frequency for 65 bands over 8 kHz) start every hop
-//!   of at most [`NOISE_HOP_MAX_S`] (2.7 ms at 44.1, 48 and 96 kHz),
+//!   of at most [`NOISE_HOP_MAX_S`] (2.7 ms at 48 and 96 kHz, 2.9 ms at 44.1 kHz), three or
+//!   four of them sounding at once,
 //! - each frame's colour is read from the envelope at the frame's centre, where its window
 //!   peaks, not at its start: the renderer looks half a frame ahead, so the colour is not late,
 //! - the level follows the data per control tick (32 samples): every tick the renderer gives
@@ -49,8 +50,9 @@ pub const NOISE_VARIANCE: f64 = 1.0 / 3.0;
 /// often (SPEC §4 "a hop of a few ms at most").
 pub const NOISE_HOP_MAX_S: f32 = 0.003;
 
-/// The FFT frame spans at least this many seconds (rounded up to a power of two of samples):
-/// fine enough in frequency for 65 bands over 8 kHz (94 Hz bins at 48 kHz).
+/// The FFT frame spans at least this many seconds: the length of DDSP's noise filter (an
+/// impulse response of 2·(65 - 1) taps at 16 kHz), so the frame resolves frequency as finely
+/// as the trainer's filter does (125 Hz bins, the spacing of DDSP's 65 bands over 8 kHz).
 const NOISE_FRAME_S: f32 = 0.008;
 
 /// Most frames sounding at once (frame length over hop).
@@ -108,16 +110,17 @@ impl std::fmt::Debug for NoiseSynth {
     }
 }
 
-/// Frame length and hop at `sample_rate_hz`: the frame at least [`NOISE_FRAME_S`] (and 8
-/// ticks), the hop the longest power of two of at most [`NOISE_HOP_MAX_S`], but at least a
-/// tick and an eighth of the frame; both powers of two, so frames start on tick boundaries.
+/// Frame length and hop at `sample_rate_hz`: the hop the longest power of two of samples
+/// within [`NOISE_HOP_MAX_S`] (at least a tick, so frames start on tick boundaries), the frame
+/// the smallest whole number of hops that spans [`NOISE_FRAME_S`].
 fn frame_and_hop(sample_rate_hz: f32) -> (usize, usize) {
-    let wanted = (sample_rate_hz * NOISE_FRAME_S).max(1.0) as usize;
-    let fft_size = wanted.next_power_of_two().max(8 * CONTROL_TICK_SAMPLES);
     let hop_max = (sample_rate_hz * NOISE_HOP_MAX_S).max(1.0) as usize;
     let hop_pow2 = if hop_max.is_power_of_two() { hop_max } else { hop_max.next_power_of_two() / 2 };
-    let hop = hop_pow2.max(CONTROL_TICK_SAMPLES).max(fft_size / MAX_OVERLAP).min(fft_size / 2);
-    (fft_size, hop)
+    let hop = hop_pow2.max(CONTROL_TICK_SAMPLES);
+    // (A frame of exactly a whole number of hops, give or take rounding, needs no extra hop.)
+    let hops = (sample_rate_hz * NOISE_FRAME_S) / hop as f32;
+    let overlap = (hops - 1e-3).ceil().clamp(2.0, MAX_OVERLAP as f32) as usize;
+    (hop * overlap, hop)
 }
 
 impl NoiseSynth {
@@ -299,15 +302,15 @@ mod tests {
     #[test]
     fn frames_are_fine_enough_and_hops_short_enough_at_every_rate() {
         for (rate, frame, hop) in [
-            (16_000.0, 256, 32),
-            (44_100.0, 512, 128),
-            (48_000.0, 512, 128),
-            (96_000.0, 1024, 256),
-            (192_000.0, 2048, 512),
+            (16_000.0, 128, 32),
+            (44_100.0, 384, 128),
+            (48_000.0, 384, 128),
+            (96_000.0, 768, 256),
+            (192_000.0, 1536, 512),
         ] {
             assert_eq!(frame_and_hop(rate), (frame, hop), "at {rate} Hz");
             assert!(hop as f32 / rate <= NOISE_HOP_MAX_S, "hop at {rate} Hz");
-            assert!(rate / frame as f32 <= 100.0, "bins at {rate} Hz");
+            assert!(rate / frame as f32 <= 125.0, "bins at {rate} Hz");
         }
     }
 
