@@ -89,8 +89,6 @@ struct Prepared {
     /// Noise band magnitudes of the last noise frame (after level controls).
     band_mags: Vec<f32>,
     band_count: usize,
-    /// Scratch for the noise band magnitudes of the current tick (after level controls).
-    tick_band_mags: Vec<f32>,
     /// Samples of the current tick.
     tick: [f32; CONTROL_TICK_SAMPLES],
 }
@@ -159,7 +157,6 @@ impl Renderer {
             band_centres_hz: vec![0.0; MAX_NOISE_BANDS],
             band_mags: vec![0.0; MAX_NOISE_BANDS],
             band_count: 0,
-            tick_band_mags: vec![0.0; MAX_NOISE_BANDS],
             tick: [0.0; CONTROL_TICK_SAMPLES],
         }));
         self.restart();
@@ -352,10 +349,8 @@ impl Renderer {
             Some(pos) => {
                 let bands = envelope.noise_band_count.min(MAX_NOISE_BANDS);
                 let mags = FrameLerp::new(envelope.noise_band_count, &envelope.band_mags, pos);
-                for (b, m) in p.tick_band_mags[..bands].iter_mut().enumerate() {
-                    *m = mags.at(b) * noise_gain;
-                }
-                level_sq(&p.tick_band_mags[..bands]) * density * density
+                let gain = noise_gain * density;
+                level_sq((0..bands).map(|b| mags.at(b))) * gain * gain
             }
         };
         if p.noise.needs_frame() {

@@ -115,8 +115,7 @@ impl std::fmt::Debug for NoiseSynth {
 /// the smallest whole number of hops that spans [`NOISE_FRAME_S`].
 fn frame_and_hop(sample_rate_hz: f32) -> (usize, usize) {
     let hop_max = (sample_rate_hz * NOISE_HOP_MAX_S).max(1.0) as usize;
-    let hop_pow2 = if hop_max.is_power_of_two() { hop_max } else { hop_max.next_power_of_two() / 2 };
-    let hop = hop_pow2.max(CONTROL_TICK_SAMPLES);
+    let hop = (1usize << hop_max.ilog2()).max(CONTROL_TICK_SAMPLES);
     // (A frame of exactly a whole number of hops, give or take rounding, needs no extra hop.)
     let hops = (sample_rate_hz * NOISE_FRAME_S) / hop as f32;
     let overlap = (hops - 1e-3).ceil().clamp(2.0, MAX_OVERLAP as f32) as usize;
@@ -186,7 +185,7 @@ impl NoiseSynth {
         // variance 1/3 per sample for a flat magnitude of 1, and the overlap scale keeps it
         // so once the windowed frames are added up.
         let c = gain * self.overlap_scale * (1.0 / (2.0 * self.fft_size as f32)).sqrt();
-        let level_sq = level_sq(mags) * gain * gain;
+        let level_sq = level_sq(mags.iter().copied()) * gain * gain;
         let silent = bands == 0 || level_sq == 0.0;
         let last_bin = self.spectrum.len() - 1;
         let mut band = 0;
@@ -254,8 +253,8 @@ impl NoiseSynth {
 /// The level measure of a set of band magnitudes that frames and ticks are compared by: the
 /// sum of their squares.
 #[inline]
-pub fn level_sq(mags: &[f32]) -> f32 {
-    mags.iter().map(|m| m * m).sum()
+pub fn level_sq(mags: impl IntoIterator<Item = f32>) -> f32 {
+    mags.into_iter().map(|m| m * m).sum()
 }
 
 /// Magnitude at `f_hz` interpolated between bands; `band` is a cursor that only moves up, as

@@ -285,6 +285,18 @@ fn cache_key(path: &Path) -> anyhow::Result<CacheKey> {
     Ok(CacheKey { path: path.to_path_buf(), file_bytes: meta.len(), modified_ns })
 }
 
+/// Decodes `path` at the model rate and extracts its f0, confidence and loudness at the
+/// model's frame rate: what training reads (and caches) for each file.
+pub fn analyse_source(path: &Path, config: &TrainConfig) -> anyhow::Result<Source> {
+    let hop = config.hop_samples();
+    let audio = load_audio(path, config.sample_rate_hz, hop)?;
+    let frames = audio.len() / hop;
+    let (f0_hz, confidence, loudness_db) =
+        extract_features(&audio, config.sample_rate_hz, config.frame_rate_hz, frames)
+            .with_context(|| format!("cannot analyse {}", path.display()))?;
+    Ok(Source { path: path.to_path_buf(), audio, f0_hz, confidence, loudness_db })
+}
+
 /// The sources of `files` from `cache_path`, when it was made from exactly these files (same
 /// paths, sizes and modification times) at the config's rates; `None` otherwise.
 pub fn cached_sources(files: &[PathBuf], config: &TrainConfig, cache_path: &Path) -> Option<Vec<Source>> {
@@ -305,16 +317,10 @@ pub fn load_sources(
     if let Some(sources) = read_cache(cache_path, &keys, config) {
         return Ok(sources);
     }
-    let hop = config.hop_samples();
     let mut sources = Vec::with_capacity(files.len());
     for path in files {
         on_file(path);
-        let audio = load_audio(path, config.sample_rate_hz, hop)?;
-        let frames = audio.len() / hop;
-        let (f0_hz, confidence, loudness_db) =
-            extract_features(&audio, config.sample_rate_hz, config.frame_rate_hz, frames)
-                .with_context(|| format!("cannot analyse {}", path.display()))?;
-        sources.push(Source { path: path.clone(), audio, f0_hz, confidence, loudness_db });
+        sources.push(analyse_source(path, config)?);
     }
     write_cache(cache_path, &keys, config, &sources)?;
     Ok(sources)

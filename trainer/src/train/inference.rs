@@ -15,7 +15,7 @@ use ddsp_shared::render::{RenderParams, Renderer};
 use ddsp_shared::Envelope;
 
 use super::config::{TrainConfig, HARMONIC_COUNT, NOISE_BAND_COUNT};
-use super::data::{extract_features, load_audio, Source};
+use super::data::{analyse_source, Source};
 use super::model::{DdspModel, ModelInputs};
 use super::training::RunPaths;
 
@@ -41,14 +41,7 @@ impl Instrument {
     /// Decodes `input` at the model rate and extracts its f0, confidence and loudness at the
     /// model's frame rate: what training reads (and caches) for each file.
     pub fn analyse(&self, input: &Path) -> anyhow::Result<Source> {
-        let config = &self.config;
-        let hop = config.hop_samples();
-        let audio = load_audio(input, config.sample_rate_hz, hop)?;
-        let frames = audio.len() / hop;
-        let (f0_hz, confidence, loudness_db) =
-            extract_features(&audio, config.sample_rate_hz, config.frame_rate_hz, frames)
-                .with_context(|| format!("cannot analyse {}", input.display()))?;
-        Ok(Source { path: input.to_path_buf(), audio, f0_hz, confidence, loudness_db })
+        analyse_source(input, &self.config)
     }
 
     /// Runs the model over a whole signal's features and returns its controls as an envelope

@@ -42,7 +42,7 @@ pub fn transfer(
 ) -> anyhow::Result<TransferSummary> {
     let instrument = Instrument::load(run)?;
     let source = instrument.analyse(input)?;
-    let ratio = 2f32.powf(options.pitch_shift_st / 12.0);
+    let ratio = ddsp_shared::render::tet_ratio(options.pitch_shift_st, 12);
     let f0: Vec<f32> = source.f0_hz.iter().map(|f| f * ratio).collect();
     let loudness: Vec<f32> = source.loudness_db.iter().map(|l| l + options.loudness_shift_db).collect();
     let env = instrument.envelope(&f0, &loudness);
