@@ -7,7 +7,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use ddsp_plugin::adsr::AdsrSettings;
-use ddsp_plugin::voice::{NoteKey, NoteSettings, VoiceBank};
+use ddsp_plugin::voice::{NoteKey, NoteSettings, Sounding, VoiceBank};
 use ddsp_plugin::MAX_BLOCK_SIZE;
 use ddsp_shared::render::RenderParams;
 use ddsp_shared::Envelope;
@@ -43,7 +43,7 @@ fn bench_voices(c: &mut Criterion) {
             b.iter(|| {
                 for _ in 0..HOST_BLOCK / MAX_BLOCK_SIZE {
                     mix.fill(0.0);
-                    bank.render_add(&envelope, &params, &adsr, SAMPLE_RATE_HZ, &mut scratch, &mut mix);
+                    bank.render_add(Sounding::Csv(&envelope), &params, &adsr, SAMPLE_RATE_HZ, &mut scratch, &mut mix);
                 }
                 std::hint::black_box(&mix);
             });

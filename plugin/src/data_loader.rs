@@ -1,12 +1,15 @@
-//! "Import CSV…": reads and parses a unified CSV on a background thread, so neither the GUI
-//! nor the audio thread waits for a large file. Success hands the sound to the audio thread
-//! (through [`SoundExchange::submit`]); failure shows the error and leaves the current sound
+//! "Import CSV…" and "Import Model…": read and parse a unified CSV or an instrument file on a
+//! background thread, so neither the GUI nor the audio thread waits for a large file. Success
+//! hands the sound to the audio thread (through [`SoundExchange::submit`] or
+//! [`SoundExchange::submit_model`]); failure shows the error and leaves the current sound
 //! playing.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::state::{parse_csv, SoundExchange, StoredSound};
+use ddsp_shared::instrument::InstrumentFile;
+
+use crate::state::{parse_csv, SoundExchange, StoredModel, StoredSound};
 
 /// Reads and parses `path`, returning the envelope and what the project will store, or an
 /// error that names the file and (for parse errors) the line and reason.
@@ -16,15 +19,38 @@ pub fn load_csv_file(path: &Path) -> Result<(ddsp_shared::Envelope, StoredSound)
     Ok((envelope, StoredSound::from_csv(Some(path.to_string_lossy().into_owned()), &text)))
 }
 
+/// Reads and checks the instrument file `path`, returning the model and what the project
+/// will store, or an error that names the file and the problem.
+pub fn load_model_file(path: &Path) -> Result<(InstrumentFile, StoredModel), String> {
+    let model = InstrumentFile::read_path(path).map_err(|e| e.to_string())?;
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((model, StoredModel::from_bytes(Some(path.to_string_lossy().into_owned()), &bytes)))
+}
+
+/// What an import reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportKind {
+    /// A unified CSV.
+    Csv,
+    /// An instrument file (`.ddsp`).
+    Model,
+}
+
 /// Starts importing `path` on a background thread; the GUI shows progress through the
 /// exchange's status.
-pub fn spawn_import(path: PathBuf, exchange: Arc<SoundExchange>) {
+pub fn spawn_import(path: PathBuf, kind: ImportKind, exchange: Arc<SoundExchange>) {
     exchange.set_loading();
-    let spawned = std::thread::Builder::new().name("ddsp-csv-import".into()).spawn({
+    let spawned = std::thread::Builder::new().name("ddsp-import".into()).spawn({
         let exchange = exchange.clone();
-        move || match load_csv_file(&path) {
-            Ok((envelope, stored)) => exchange.submit(envelope, stored),
-            Err(message) => exchange.report_error(message),
+        move || match kind {
+            ImportKind::Csv => match load_csv_file(&path) {
+                Ok((envelope, stored)) => exchange.submit(envelope, stored),
+                Err(message) => exchange.report_error(message),
+            },
+            ImportKind::Model => match load_model_file(&path) {
+                Ok((model, stored)) => exchange.submit_model(model, stored),
+                Err(message) => exchange.report_error(message),
+            },
         }
     });
     if let Err(e) = spawned {
@@ -47,7 +73,7 @@ mod tests {
         )
         .unwrap();
         let exchange = SoundExchange::with_builtin_sound();
-        spawn_import(path.clone(), exchange.clone());
+        spawn_import(path.clone(), ImportKind::Csv, exchange.clone());
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while exchange.status().loading && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(5));

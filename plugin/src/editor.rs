@@ -12,7 +12,7 @@ use nice_plug::prelude::*;
 use nice_plug_egui::widgets::ParamSlider;
 use nice_plug_egui::{EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp, RepaintNotifier};
 
-use crate::data_loader::spawn_import;
+use crate::data_loader::{spawn_import, ImportKind};
 use crate::file_browser::{BrowserAction, FileBrowser};
 use crate::params::PlayerParams;
 use crate::spectral_view::{contour_ui, spectrum_ui, SpectrumSnapshot};
@@ -54,8 +54,8 @@ pub struct PlayerGui {
     spectrum: Arc<Mutex<triple_buffer::Output<SpectrumSnapshot>>>,
     /// The host connection, from `build`; parameter changes go through it.
     context: Option<GuiContext>,
-    /// The "Import CSV…" browser while it is open.
-    browser: Option<FileBrowser>,
+    /// The "Import CSV…" or "Import Model…" browser while it is open, and what it imports.
+    browser: Option<(FileBrowser, ImportKind)>,
 }
 
 const SECTION_TITLE: Color32 = Color32::from_rgb(255, 196, 64);
@@ -125,7 +125,7 @@ impl PlayerGui {
             ui.horizontal(|ui| {
                 if ui.button("Import CSV…").clicked() {
                     let start = status.path.as_deref().and_then(|p| std::path::Path::new(p).parent());
-                    self.browser = Some(FileBrowser::new(start));
+                    self.browser = Some((FileBrowser::new(start, "csv"), ImportKind::Csv));
                 }
                 ui.label(RichText::new(&status.name).strong());
                 if status.loading {
@@ -151,6 +151,30 @@ impl PlayerGui {
                     ),
                 );
             }
+            ui.separator();
+            ui.horizontal(|ui| {
+                if ui.button("Import Model…").clicked() {
+                    let start = status.model_path.as_deref().and_then(|p| std::path::Path::new(p).parent());
+                    self.browser = Some((FileBrowser::new(start, "ddsp"), ImportKind::Model));
+                }
+                ui.label(RichText::new(&status.model_name).strong());
+            });
+            let model = &status.model;
+            let (f0_lo, f0_hi) = model.stats.f0_hz_core_range();
+            let (ld_lo, ld_hi) = (model.stats.loudness_db_at(0.0), model.stats.loudness_db_at(1.0));
+            ui.label(format!(
+                "trained f0 {f0_lo:.0}–{f0_hi:.0} Hz (5–95 %) · loudness {ld_lo:.0} to {ld_hi:.0} dB · GRU {} · {} Hz, {} fps",
+                model.weights.hidden, model.sample_rate_hz, model.frame_rate_hz
+            ));
+            if status.model_file_missing {
+                ui.colored_label(
+                    WARNING,
+                    format!(
+                        "File missing: {} — playing the copy saved in the project.",
+                        status.model_path.as_deref().unwrap_or("?")
+                    ),
+                );
+            }
             if let Some(error) = &status.last_error {
                 ui.colored_label(ERROR, format!("Import failed: {error}"));
                 ui.label("The current sound keeps playing.");
@@ -162,6 +186,9 @@ impl PlayerGui {
         let p = self.params.clone();
         ui.columns(3, |columns| {
             let ui = &mut columns[0];
+            section(ui, "Source", |ui| {
+                slider(ui, setter, &p.source);
+            });
             self.data_file_section(ui);
             section(ui, "Temperament", |ui| {
                 slider(ui, setter, &p.tet_size);
@@ -273,10 +300,15 @@ impl NiceEguiApp for PlayerGui {
             });
         });
 
-        if let Some(browser) = &mut self.browser {
+        if let Some((browser, kind)) = &mut self.browser {
+            let kind = *kind;
             let mut open = true;
             let mut action = BrowserAction::None;
-            egui::Window::new("Import CSV")
+            let title = match kind {
+                ImportKind::Csv => "Import CSV",
+                ImportKind::Model => "Import Model",
+            };
+            egui::Window::new(title)
                 .collapsible(false)
                 .resizable(true)
                 .default_size(Vec2::new(520.0, 400.0))
@@ -284,7 +316,7 @@ impl NiceEguiApp for PlayerGui {
                 .show(ui.ctx(), |ui| action = browser.ui(ui));
             match action {
                 BrowserAction::Open(path) => {
-                    spawn_import(path, self.exchange.clone());
+                    spawn_import(path, kind, self.exchange.clone());
                     self.browser = None;
                 }
                 BrowserAction::Cancel => self.browser = None,

@@ -1,9 +1,10 @@
-//! An in-window file browser for "Import CSV…", drawn with egui inside the plugin window.
+//! An in-window file browser for "Import CSV…" and "Import Model…", drawn with egui inside
+//! the plugin window.
 //!
 //! Native file dialogs are unreliable from inside a plugin window (a second event loop on
 //! macOS, a missing portal or toolkit on Linux), so the browser is plain egui: it works the
-//! same on Linux, macOS and Windows. It lists folders and `.csv` files, with a path field for
-//! typing or pasting a location.
+//! same on Linux, macOS and Windows. It lists folders and the files of one extension (`.csv` or
+//! `.ddsp`), with a path field for typing or pasting a location.
 
 use std::path::{Path, PathBuf};
 
@@ -15,8 +16,9 @@ pub struct Entry {
     pub is_dir: bool,
 }
 
-/// Folders first, then `.csv` files, each sorted case-insensitively; hidden entries left out.
-pub fn list_dir(dir: &Path) -> std::io::Result<Vec<Entry>> {
+/// Folders first, then the files ending in `.{extension}`, each sorted case-insensitively;
+/// hidden entries left out.
+pub fn list_dir(dir: &Path, extension: &str) -> std::io::Result<Vec<Entry>> {
     let mut entries: Vec<Entry> = std::fs::read_dir(dir)?
         .filter_map(|entry| entry.ok())
         .filter_map(|entry| {
@@ -26,8 +28,8 @@ pub fn list_dir(dir: &Path) -> std::io::Result<Vec<Entry>> {
             }
             let path = entry.path();
             let is_dir = path.is_dir();
-            let is_csv = path.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("csv"));
-            (is_dir || is_csv).then_some(Entry { name, path, is_dir })
+            let wanted = path.extension().is_some_and(|ext| ext.eq_ignore_ascii_case(extension));
+            (is_dir || wanted).then_some(Entry { name, path, is_dir })
         })
         .collect();
     entries.sort_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase())));
@@ -50,6 +52,8 @@ pub struct FileBrowser {
     entries: Vec<Entry>,
     selected: Option<PathBuf>,
     error: Option<String>,
+    /// The file extension listed, without the dot.
+    extension: &'static str,
 }
 
 /// Where browsing starts: the user's home folder, or the current directory.
@@ -62,18 +66,25 @@ fn home_dir() -> PathBuf {
 }
 
 impl FileBrowser {
-    /// A browser showing `start` (the folder of the current file, say), or home.
-    pub fn new(start: Option<&Path>) -> Self {
+    /// A browser of `.{extension}` files showing `start` (the folder of the current file,
+    /// say), or home.
+    pub fn new(start: Option<&Path>, extension: &'static str) -> Self {
         let dir = start.filter(|p| p.is_dir()).map(Path::to_path_buf).unwrap_or_else(home_dir);
-        let mut browser =
-            Self { dir: dir.clone(), path_text: String::new(), entries: Vec::new(), selected: None, error: None };
+        let mut browser = Self {
+            dir: dir.clone(),
+            path_text: String::new(),
+            entries: Vec::new(),
+            selected: None,
+            error: None,
+            extension,
+        };
         browser.change_dir(dir);
         browser
     }
 
     /// Shows `dir`; on failure stays where it was and shows the error.
     pub fn change_dir(&mut self, dir: PathBuf) {
-        match list_dir(&dir) {
+        match list_dir(&dir, self.extension) {
             Ok(entries) => {
                 self.path_text = dir.to_string_lossy().into_owned();
                 self.dir = dir;
@@ -129,7 +140,7 @@ impl FileBrowser {
                     }
                 }
                 if self.entries.is_empty() {
-                    ui.weak("(no folders or .csv files here)");
+                    ui.weak(format!("(no folders or .{} files here)", self.extension));
                 }
             },
         );
@@ -157,14 +168,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lists_folders_first_then_csv_files_only() {
+    fn lists_folders_first_then_files_of_the_extension_only() {
         let dir = std::env::temp_dir().join(format!("ddsp-plugin-browser-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("sub")).unwrap();
         for name in ["b.csv", "A.CSV", "notes.txt", ".hidden.csv"] {
             std::fs::write(dir.join(name), "x").unwrap();
         }
-        let names: Vec<String> = list_dir(&dir).unwrap().into_iter().map(|e| e.name).collect();
+        std::fs::write(dir.join("violin.ddsp"), "x").unwrap();
+        let names: Vec<String> = list_dir(&dir, "csv").unwrap().into_iter().map(|e| e.name).collect();
         assert_eq!(names, ["sub", "A.CSV", "b.csv"]);
+        let names: Vec<String> = list_dir(&dir, "ddsp").unwrap().into_iter().map(|e| e.name).collect();
+        assert_eq!(names, ["sub", "violin.ddsp"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

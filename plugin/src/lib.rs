@@ -1,10 +1,12 @@
 //! DDSP Spectral Player: a CLAP + VST3 instrument that plays unified CSV envelopes (SPEC §5)
-//! through the shared harmonic + noise renderer, with every SPEC §4 control automatable.
+//! or a trained model live (SPEC §9) through the shared harmonic + noise renderer, with every
+//! SPEC §4 control automatable.
 //!
 //! - [`params`]: the parameters (ids are the save format) and the persisted sound.
 //! - [`state`]: saving the sound with the project and handing new sounds to the audio thread.
 //! - [`data_loader`]: "Import CSV…" parsing on a background thread.
-//! - [`voice`] and [`adsr`]: voice slots, allocation and envelopes.
+//! - [`voice`] and [`adsr`]: voice slots, allocation and envelopes (shared with `ddsp play`,
+//!   in `ddsp_shared::voices`).
 //! - [`spectral_view`]: what the audio thread shows the GUI, through a triple buffer.
 //! - [`editor`] and [`file_browser`]: the egui GUI.
 
@@ -16,20 +18,20 @@ use nice_plug::midi::{Channel, Key, VoiceID};
 use nice_plug::prelude::*;
 use nice_plug_egui::EguiEditorState;
 
-pub mod adsr;
+pub use ddsp_shared::voices::adsr;
+pub use ddsp_shared::voices::bank as voice;
 pub mod data_loader;
 pub mod editor;
 pub mod file_browser;
 pub mod params;
 pub mod spectral_view;
 pub mod state;
-pub mod voice;
 
 use adsr::AdsrSettings;
-use params::{KeyMode, PlayerParams};
+use params::{KeyMode, PlayerParams, SourceMode};
 use spectral_view::SpectrumSnapshot;
-use state::{Sound, SoundExchange, SoundSlot};
-use voice::{NoteKey, NoteSettings, VoiceBank};
+use state::{Sound, SoundExchange};
+use voice::{NoteKey, NoteSettings, Sounding, VoiceBank};
 
 /// Largest block the renderers see: host blocks are cut into pieces of at most this size, so
 /// the per-voice scratch buffer lives on the stack.
@@ -56,6 +58,11 @@ pub struct SpectralPlayer {
     pending_sound: Option<Box<Sound>>,
     /// Gain of the swap fade, 0..1, and its per-sample step (negative = fading out).
     swap_gain: f32,
+    /// The source the voices play now; a change of the Source parameter fades out, switches
+    /// here and fades back in, like a sound swap.
+    active_source: SourceMode,
+    /// A source waiting for the fade-out to finish.
+    pending_source: Option<SourceMode>,
     sample_rate_hz: f32,
     /// Play/Stop as of the previous block, to start/stop the free-running voice on edges.
     was_playing: bool,
@@ -76,7 +83,7 @@ pub struct SpectralPlayer {
 impl Default for SpectralPlayer {
     fn default() -> Self {
         let exchange = SoundExchange::with_builtin_sound();
-        let params = Arc::new(PlayerParams::new(SoundSlot(exchange.clone())));
+        let params = Arc::new(PlayerParams::new(exchange.clone()));
         let (spectrum_in, spectrum_out) = triple_buffer::triple_buffer(&SpectrumSnapshot::default());
         Self {
             params,
@@ -86,6 +93,8 @@ impl Default for SpectralPlayer {
             sound: None,
             pending_sound: None,
             swap_gain: 1.0,
+            active_source: SourceMode::Csv,
+            pending_source: None,
             sample_rate_hz: 48_000.0,
             was_playing: false,
             host_was_playing: false,
@@ -146,19 +155,35 @@ impl SpectralPlayer {
             self.exchange.retire(old);
         }
         // Sounding voices start over in the new sound (from the start frame, same pitch).
-        for slot in self.voices.slots.iter_mut().filter(|s| s.is_active()) {
-            slot.renderer.restart();
+        self.voices.restart_sounds();
+    }
+
+    /// Notices a change of the Source parameter: with nothing sounding it switches at once,
+    /// otherwise through the swap fade.
+    fn poll_source(&mut self) {
+        let wanted = self.params.source.value();
+        if wanted == self.active_source && self.pending_source.is_none() {
+            return;
+        }
+        if self.voices.active_count() == 0 {
+            self.active_source = wanted;
+            self.pending_source = None;
+        } else if wanted != self.active_source {
+            self.pending_source = Some(wanted);
+        } else {
+            self.pending_source = None;
         }
     }
 
     /// Applies the swap fade to `mix` and performs the swap at the bottom of the fade.
     fn advance_swap_fade(&mut self, mix: &mut [f32]) {
-        if self.pending_sound.is_none() && self.swap_gain >= 1.0 {
+        let pending = self.pending_sound.is_some() || self.pending_source.is_some();
+        if !pending && self.swap_gain >= 1.0 {
             return;
         }
         let step = 1.0 / (SWAP_FADE_MS * 0.001 * self.sample_rate_hz).max(1.0);
         for sample in mix.iter_mut() {
-            if self.pending_sound.is_some() {
+            if pending {
                 self.swap_gain = (self.swap_gain - step).max(0.0);
             } else {
                 self.swap_gain = (self.swap_gain + step).min(1.0);
@@ -168,6 +193,10 @@ impl SpectralPlayer {
         if self.swap_gain <= 0.0 {
             if let Some(new_sound) = self.pending_sound.take() {
                 self.install_sound(new_sound);
+            }
+            if let Some(source) = self.pending_source.take() {
+                self.active_source = source;
+                self.voices.restart_sounds();
             }
         }
     }
@@ -252,10 +281,14 @@ impl SpectralPlayer {
         let snapshot = self.spectrum_in.input_buffer_mut();
         match (self.voices.newest_active(), self.sound.as_ref()) {
             (Some(slot), Some(sound)) => {
-                snapshot.fill_from(&slot.renderer, &sound.envelope);
+                snapshot.fill_from(slot.sounding_renderer(), &sound.envelope);
             }
             _ => snapshot.clear(),
         }
+        snapshot.trained_f0_range_hz = match (self.active_source, self.sound.as_ref()) {
+            (SourceMode::Model, Some(sound)) => Some(sound.model.stats.f0_hz_core_range()),
+            _ => None,
+        };
         self.spectrum_in.publish();
         self.repaint.request_repaint();
     }
@@ -323,6 +356,8 @@ impl Plugin for SpectralPlayer {
 
     fn reset(&mut self) {
         self.voices.reset();
+        self.active_source = self.params.source.value();
+        self.pending_source = None;
         self.was_playing = false;
         self.host_was_playing = false;
         self.host_expected_pos_s = None;
@@ -337,6 +372,7 @@ impl Plugin for SpectralPlayer {
         context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
         self.poll_new_sound();
+        self.poll_source();
         self.update_free_run(context.transport(), buffer.samples());
         let render_params = self.render_params();
         let adsr = self.adsr_settings();
@@ -365,8 +401,12 @@ impl Plugin for SpectralPlayer {
             let mut mix = [0.0f32; MAX_BLOCK_SIZE];
             let mut scratch = [0.0f32; MAX_BLOCK_SIZE];
             if let Some(sound) = self.sound.as_ref() {
+                let sounding = match self.active_source {
+                    SourceMode::Csv => Sounding::Csv(&sound.envelope),
+                    SourceMode::Model => Sounding::Model(&sound.model),
+                };
                 self.voices.render_add(
-                    &sound.envelope,
+                    sounding,
                     &render_params,
                     &adsr,
                     self.sample_rate_hz,

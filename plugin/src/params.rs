@@ -1,5 +1,5 @@
 //! The host-automatable parameters of the DDSP Spectral Player (SPEC §4 controls plus the note
-//! controls of SPEC §5), and the persisted sound slot.
+//! controls of SPEC §5, the Source of SPEC §9), and the persisted sound and model slots.
 //!
 //! Parameter ids are the save format of every project that uses the plugin: they are short and
 //! must never be renamed or reused. The ranges and defaults of the SPEC §4 controls are built
@@ -16,7 +16,20 @@ use ddsp_shared::render::{
 };
 use nice_plug::prelude::*;
 
-use crate::state::SoundSlot;
+use crate::state::{ModelSlot, SoundSlot};
+
+/// What the voices play (SPEC §9 "Source").
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceMode {
+    /// The loaded CSV's timeline, transposed by each note.
+    #[id = "csv"]
+    #[name = "CSV"]
+    Csv,
+    /// The loaded model, singing each note's pitch and loudness live.
+    #[id = "model"]
+    #[name = "Model"]
+    Model,
+}
 
 /// The "Anchor mode" parameter's value: the renderer's [`AnchorMode`] (SPEC §4 "anchor modes"),
 /// whose names and permanent ids live beside it in `ddsp-shared`. A newtype only because
@@ -55,9 +68,8 @@ pub enum KeyMode {
     Semitone,
 }
 
-/// Most MIDI voices a user can ask for (SPEC §5 "up to 16"); the voice slots are a fixed array
-/// of this size so `process` never allocates.
-pub const MAX_VOICES: usize = 16;
+/// Most MIDI voices a user can ask for (SPEC §5 "up to 16"), defined with the shared voices.
+pub use ddsp_shared::voices::MAX_VOICES;
 
 /// Every parameter of the plugin. Field order is the order hosts list them in.
 #[derive(Params)]
@@ -66,6 +78,13 @@ pub struct PlayerParams {
     /// that it plays the same on a machine without the file.
     #[persist = "sound"]
     pub sound: SoundSlot,
+    /// The path and the instrument file of the imported model, saved with the project.
+    #[persist = "model"]
+    pub model: ModelSlot,
+
+    /// CSV timeline or live model.
+    #[id = "source"]
+    pub source: EnumParam<SourceMode>,
 
     // Temperament.
     /// Steps per octave: 12 = semitones, 24 = quarter tones, 53 = Turkish/Arabic comma.
@@ -214,13 +233,19 @@ const LOOP_DEFAULT: bool = true;
 pub const MAX_FRAME_PARAM: i32 = 900_000;
 
 impl PlayerParams {
-    /// Parameters at their defaults, with `sound` as the persisted sound slot.
-    pub fn new(sound: SoundSlot) -> Self {
+    /// Parameters at their defaults, with `exchange` behind the persisted sound and model
+    /// slots.
+    pub fn new(exchange: Arc<crate::state::SoundExchange>) -> Self {
+        let sound = SoundSlot(exchange.clone());
+        let model = ModelSlot(exchange);
         let d = RenderParams::default();
         let db = d.bounce;
+        let adsr = ddsp_shared::voices::AdsrSettings::default();
         let (tet_min, tet_max) = (*TET_SIZE_RANGE.start() as i32, *TET_SIZE_RANGE.end() as i32);
         Self {
             sound,
+            model,
+            source: EnumParam::new("Source", SourceMode::Csv),
             tet_size: IntParam::new("TET size", d.tet_size as i32, IntRange::Linear { min: tet_min, max: tet_max })
                 .with_unit(" steps/oct"),
             master_pitch_steps: FloatParam::new("Master pitch", d.pitch_steps, linear(&PITCH_STEPS_RANGE))
@@ -294,14 +319,14 @@ impl PlayerParams {
                 .with_string_to_value(Arc::new(parse_note_name)),
             key_mode: EnumParam::new("Key mode", KeyMode::TetStep),
             velocity_sensitivity: level_param("Velocity sensitivity", 1.0, &(0.0..=1.0)),
-            attack_ms: FloatParam::new("Attack", 5.0, time_ms_range(10_000.0))
+            attack_ms: FloatParam::new("Attack", adsr.attack_ms, time_ms_range(10_000.0))
                 .with_unit(" ms")
                 .with_value_to_string(formatters::v2s_f32_rounded(1)),
-            decay_ms: FloatParam::new("Decay", 200.0, time_ms_range(10_000.0))
+            decay_ms: FloatParam::new("Decay", adsr.decay_ms, time_ms_range(10_000.0))
                 .with_unit(" ms")
                 .with_value_to_string(formatters::v2s_f32_rounded(1)),
-            sustain: level_param("Sustain", 1.0, &(0.0..=1.0)),
-            release_ms: FloatParam::new("Release", 150.0, time_ms_range(10_000.0))
+            sustain: level_param("Sustain", adsr.sustain, &(0.0..=1.0)),
+            release_ms: FloatParam::new("Release", adsr.release_ms, time_ms_range(10_000.0))
                 .with_unit(" ms")
                 .with_value_to_string(formatters::v2s_f32_rounded(1)),
             bend_range_steps: FloatParam::new("Bend range", 2.0, FloatRange::Linear { min: 0.0, max: 48.0 })
@@ -395,7 +420,7 @@ mod tests {
     /// [`LOOP_DEFAULT`]), and each SPEC §4 parameter spans exactly the renderer's range.
     #[test]
     fn defaults_and_ranges_are_the_renderers() {
-        let params = PlayerParams::new(SoundSlot(crate::state::SoundExchange::with_builtin_sound()));
+        let params = PlayerParams::new(crate::state::SoundExchange::with_builtin_sound());
         assert_eq!(params.render_params(), RenderParams { looping: LOOP_DEFAULT, ..RenderParams::default() });
         let spans = [
             (&params.master_pitch_steps, PITCH_STEPS_RANGE),

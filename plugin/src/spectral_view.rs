@@ -29,6 +29,9 @@ pub struct SpectrumSnapshot {
     pub band_count: usize,
     pub band_centres_hz: [f32; MAX_NOISE_BANDS],
     pub band_mags: [f32; MAX_NOISE_BANDS],
+    /// In Model mode: the f0 range most of the model's training sat in (5 % to 95 % of the
+    /// voiced frames), Hz, marked on the spectrum's axis as DDSP-VST marks its range.
+    pub trained_f0_range_hz: Option<(f32, f32)>,
 }
 
 impl Default for SpectrumSnapshot {
@@ -42,6 +45,7 @@ impl Default for SpectrumSnapshot {
             band_count: 0,
             band_centres_hz: [0.0; MAX_NOISE_BANDS],
             band_mags: [0.0; MAX_NOISE_BANDS],
+            trained_f0_range_hz: None,
         }
     }
 }
@@ -108,6 +112,17 @@ pub fn spectrum_ui(ui: &mut egui::Ui, snapshot: &SpectrumSnapshot, size: Vec2) {
     for db in [-30.0f32, -60.0] {
         let y = rect.top() + db / VIEW_FLOOR_DB * rect.height();
         painter.line_segment([Pos2::new(rect.left(), y), Pos2::new(rect.right(), y)], Stroke::new(1.0, GRID));
+    }
+    if let Some((lo_hz, hi_hz)) = snapshot.trained_f0_range_hz {
+        let span = Rect::from_x_y_ranges(x_of(lo_hz)..=x_of(hi_hz), rect.y_range());
+        painter.rect_filled(span, 0.0, WINDOW);
+        painter.text(
+            Pos2::new(span.left() + 2.0, rect.top() + 2.0),
+            egui::Align2::LEFT_TOP,
+            format!("trained f0 {lo_hz:.0}–{hi_hz:.0} Hz"),
+            egui::FontId::proportional(10.0),
+            GRID.gamma_multiply(3.0),
+        );
     }
     if !snapshot.sounding {
         painter.text(

@@ -1,8 +1,9 @@
-//! The loaded sound: how it is saved with a project, and how a new one travels to the audio
-//! thread without the audio thread allocating or freeing.
+//! The loaded sound (a CSV envelope and a model): how it is saved with a project, and how a
+//! new one travels to the audio thread without the audio thread allocating or freeing.
 //!
 //! The project state keeps the file path and the CSV text itself (deflate-compressed, base64),
-//! so a project sounds the same on a machine that lacks the file (SPEC §5). Loading a state
+//! and likewise the imported model's path and its instrument file (base64), so a project sounds
+//! the same on a machine that lacks the files (SPEC §5, §9). Loading a state
 //! decodes the data on the host's main thread (hosts expect state loads to finish before they
 //! return) and hands the result to the audio thread through a lock-free queue; the sound it
 //! replaces comes back through a second queue and is freed here, off the audio thread.
@@ -12,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use crossbeam::queue::ArrayQueue;
+use ddsp_shared::instrument::InstrumentFile;
 use ddsp_shared::Envelope;
 use nice_plug::params::persist::PersistentField;
 use serde::{Deserialize, Serialize};
@@ -21,6 +23,16 @@ pub const BUILTIN_CSV: &str = include_str!("../assets/default.csv");
 
 /// Name shown for the built-in sound.
 pub const BUILTIN_NAME: &str = "built-in sound";
+
+/// The built-in model a fresh instance plays in Model mode (SPEC §9): trained with `ddsp train`
+/// on the bundled violin recording (see `plugin/assets/README.md`).
+pub const BUILTIN_MODEL: &[u8] = include_bytes!("../assets/builtin.ddsp");
+
+/// Name shown for the built-in model.
+pub const BUILTIN_MODEL_NAME: &str = "built-in model (violin)";
+
+/// Largest instrument file a saved state may hold (the file format's own limit).
+const MAX_MODEL_BYTES: usize = ddsp_shared::instrument::file::MAX_FILE_BYTES as usize;
 
 /// Largest CSV (uncompressed) a saved state may expand to; guards against a corrupt state
 /// blowing up memory.
@@ -74,12 +86,55 @@ impl StoredSound {
     }
 }
 
-/// One sound as the audio thread plays it.
+/// What a project saves about the imported model (the `model` persisted field).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct StoredModel {
+    /// The instrument file the model was imported from; `None` for the built-in model.
+    pub path: Option<String>,
+    /// The instrument file's bytes, base64-encoded; empty for the built-in model.
+    pub model_b64: String,
+}
+
+impl StoredModel {
+    /// A record holding the instrument file `bytes` read from `path`.
+    pub fn from_bytes(path: Option<String>, bytes: &[u8]) -> Self {
+        Self { path, model_b64: base64::engine::general_purpose::STANDARD.encode(bytes) }
+    }
+
+    /// The instrument file this record carries (the built-in one when it carries none).
+    pub fn bytes(&self) -> Result<Vec<u8>, String> {
+        if self.model_b64.is_empty() {
+            return Ok(BUILTIN_MODEL.to_vec());
+        }
+        if self.model_b64.len() / 4 * 3 > MAX_MODEL_BYTES {
+            return Err(format!("saved model data is larger than {MAX_MODEL_BYTES} bytes"));
+        }
+        base64::engine::general_purpose::STANDARD
+            .decode(self.model_b64.as_bytes())
+            .map_err(|e| format!("saved model data is not valid base64: {e}"))
+    }
+
+    /// The name the GUI shows: the file name, or the built-in model's.
+    pub fn display_name(&self) -> String {
+        match &self.path {
+            Some(path) => Path::new(path)
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.clone()),
+            None => BUILTIN_MODEL_NAME.to_owned(),
+        }
+    }
+}
+
+/// One sound as the audio thread plays it: the CSV envelope and the model, whichever the
+/// Source parameter picks. Both are shared with the GUI (it holds its own `Arc`s, so the audio
+/// thread is never the one that frees them).
 #[derive(Debug)]
 pub struct Sound {
-    /// The envelope, shared with the GUI's f0 contour (the GUI holds its own `Arc`, so the
-    /// audio thread is never the one that frees it).
+    /// The envelope (Source = CSV).
     pub envelope: Arc<Envelope>,
+    /// The model (Source = Model).
+    pub model: Arc<InstrumentFile>,
 }
 
 /// What the GUI shows about the sound. Touched by the GUI, the loader thread and the host's
@@ -101,6 +156,14 @@ pub struct SoundStatus {
     pub loading: bool,
     /// Counts sounds handed over, so the GUI can tell that the sound changed.
     pub generation: u64,
+    /// The model most recently handed to the audio thread.
+    pub model: Arc<InstrumentFile>,
+    /// Instrument file name or the built-in model's.
+    pub model_name: String,
+    /// The model's full path, when imported from a file.
+    pub model_path: Option<String>,
+    /// The saved model path no longer exists: the model plays from the project's copy.
+    pub model_file_missing: bool,
 }
 
 /// The meeting point of GUI, loader, host state and audio thread for sound data.
@@ -109,6 +172,7 @@ pub struct SoundExchange {
     incoming: ArrayQueue<Box<Sound>>,
     retired: ArrayQueue<Box<Sound>>,
     stored: Mutex<StoredSound>,
+    stored_model: Mutex<StoredModel>,
     status: Mutex<SoundStatus>,
 }
 
@@ -116,10 +180,12 @@ impl SoundExchange {
     /// An exchange whose current sound is the built-in one, already queued for the audio thread.
     pub fn with_builtin_sound() -> Arc<Self> {
         let envelope = Arc::new(parse_csv(BUILTIN_CSV).expect("the built-in CSV parses"));
+        let model = Arc::new(parse_model(BUILTIN_MODEL, BUILTIN_MODEL_NAME).expect("the built-in model reads"));
         let exchange = Arc::new(Self {
             incoming: ArrayQueue::new(INCOMING_CAPACITY),
             retired: ArrayQueue::new(RETIRED_CAPACITY),
             stored: Mutex::new(StoredSound::default()),
+            stored_model: Mutex::new(StoredModel::default()),
             status: Mutex::new(SoundStatus {
                 envelope: envelope.clone(),
                 name: BUILTIN_NAME.to_owned(),
@@ -128,9 +194,13 @@ impl SoundExchange {
                 last_error: None,
                 loading: false,
                 generation: 0,
+                model: model.clone(),
+                model_name: BUILTIN_MODEL_NAME.to_owned(),
+                model_path: None,
+                model_file_missing: false,
             }),
         });
-        exchange.push_incoming(Box::new(Sound { envelope }));
+        exchange.push_incoming(Box::new(Sound { envelope, model }));
         exchange
     }
 
@@ -139,7 +209,7 @@ impl SoundExchange {
     pub fn submit(&self, envelope: Envelope, stored: StoredSound) {
         let envelope = Arc::new(envelope);
         let file_missing = stored.path.as_deref().is_some_and(|p| !Path::new(p).exists());
-        {
+        let sound = {
             let mut status = lock(&self.status);
             status.envelope = envelope.clone();
             status.name = stored.display_name();
@@ -148,10 +218,37 @@ impl SoundExchange {
             status.last_error = None;
             status.loading = false;
             status.generation += 1;
-        }
+            Sound { envelope, model: status.model.clone() }
+        };
         *lock(&self.stored) = stored;
-        self.push_incoming(Box::new(Sound { envelope }));
+        self.push_incoming(Box::new(sound));
         self.free_retired();
+    }
+
+    /// Hands a newly read model to the audio thread (with the current envelope) and records it
+    /// for the next state save. Called off the audio thread.
+    pub fn submit_model(&self, model: InstrumentFile, stored: StoredModel) {
+        let model = Arc::new(model);
+        let file_missing = stored.path.as_deref().is_some_and(|p| !Path::new(p).exists());
+        let sound = {
+            let mut status = lock(&self.status);
+            status.model = model.clone();
+            status.model_name = stored.display_name();
+            status.model_path = stored.path.clone();
+            status.model_file_missing = file_missing;
+            status.last_error = None;
+            status.loading = false;
+            status.generation += 1;
+            Sound { envelope: status.envelope.clone(), model }
+        };
+        *lock(&self.stored_model) = stored;
+        self.push_incoming(Box::new(sound));
+        self.free_retired();
+    }
+
+    /// A copy of what the next state save will write about the model.
+    pub fn stored_model(&self) -> StoredModel {
+        lock(&self.stored_model).clone()
     }
 
     /// Reports a failed import; the current sound keeps playing.
@@ -212,6 +309,11 @@ impl SoundExchange {
     }
 }
 
+/// Reads an instrument file's bytes; `origin` names it in the error.
+pub fn parse_model(bytes: &[u8], origin: &str) -> Result<InstrumentFile, String> {
+    InstrumentFile::from_bytes(bytes, origin).map_err(|e| e.to_string())
+}
+
 /// Parses unified CSV text into a validated envelope with at least one frame.
 pub fn parse_csv(text: &str) -> Result<Envelope, String> {
     let envelope = ddsp_shared::unified_csv::parse_str(text).map_err(|e| e.to_string())?;
@@ -252,6 +354,30 @@ impl<'a> PersistentField<'a, StoredSound> for SoundSlot {
     }
 }
 
+/// The persisted `model` field: serialising reads the stored record; deserialising (a host
+/// loading a project) reads the saved instrument file and hands it to the audio thread.
+#[derive(Debug, Clone)]
+pub struct ModelSlot(pub Arc<SoundExchange>);
+
+impl<'a> PersistentField<'a, StoredModel> for ModelSlot {
+    fn set(&self, new_value: StoredModel) {
+        let name = new_value.display_name();
+        match new_value.bytes().and_then(|bytes| parse_model(&bytes, &name)) {
+            Ok(model) => self.0.submit_model(model, new_value),
+            Err(message) => {
+                self.0.report_error(format!("could not restore the model saved in the project ({name}): {message}"))
+            }
+        }
+    }
+
+    fn map<F, R>(&self, f: F) -> R
+    where
+        F: Fn(&StoredModel) -> R,
+    {
+        f(&lock(&self.0.stored_model))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,11 +415,29 @@ mod tests {
     }
 
     #[test]
+    fn a_stored_model_restores_with_its_file_missing_and_a_corrupt_one_is_reported() {
+        let exchange = SoundExchange::with_builtin_sound();
+        let slot = ModelSlot(exchange.clone());
+        let stored = StoredModel::from_bytes(Some("/gone/cello.ddsp".into()), BUILTIN_MODEL);
+        slot.set(stored.clone());
+        let status = exchange.status();
+        assert!(status.model_file_missing);
+        assert_eq!(status.model_name, "cello.ddsp");
+        assert_eq!(exchange.stored_model(), stored);
+        assert_eq!(*status.model, parse_model(BUILTIN_MODEL, "x").unwrap());
+
+        slot.set(StoredModel::from_bytes(Some("/x/bad.ddsp".into()), b"not a model"));
+        let error = exchange.status().last_error.unwrap();
+        assert!(error.contains("bad.ddsp") && error.contains("not a ddsp-rs instrument file"), "{error}");
+        assert_eq!(exchange.status().model_name, "cello.ddsp", "the previous model stays");
+    }
+
+    #[test]
     fn the_audio_side_never_has_to_drop_a_sound() {
         let exchange = SoundExchange::with_builtin_sound();
         let first = exchange.take_incoming().expect("built-in sound queued");
         for _ in 0..RETIRED_CAPACITY {
-            exchange.retire(Box::new(Sound { envelope: first.envelope.clone() }));
+            exchange.retire(Box::new(Sound { envelope: first.envelope.clone(), model: first.model.clone() }));
         }
         exchange.submit(parse_csv(BUILTIN_CSV).unwrap(), StoredSound::default());
         // submit() freed the retired queue, so the new sound can be taken.

@@ -4,10 +4,11 @@
 use ddsp_tests::clap_host::*;
 
 /// Every parameter id the plugin must expose: the save format, never to be renamed.
-const PARAM_IDS: [&str; 33] = [
-    "tet", "pitch", "stretch", "anchmode", "anchhz", "bounce", "bncmin", "bncmax", "bnchz", "bncjit", "bncdur",
-    "harmvol", "partgain", "noisevol", "noisemag", "smooth", "gain", "start", "frames", "loop", "rate", "updhz",
-    "play", "sync", "root", "keymode", "velsens", "attack", "decay", "sustain", "release", "bendrng", "voices",
+const PARAM_IDS: [&str; 34] = [
+    "source", "tet", "pitch", "stretch", "anchmode", "anchhz", "bounce", "bncmin", "bncmax", "bnchz", "bncjit",
+    "bncdur", "harmvol", "partgain", "noisevol", "noisemag", "smooth", "gain", "start", "frames", "loop", "rate",
+    "updhz", "play", "sync", "root", "keymode", "velsens", "attack", "decay", "sustain", "release", "bendrng",
+    "voices",
 ];
 
 const F0_HZ: f32 = 200.0;
@@ -209,4 +210,72 @@ fn host_sync_follows_the_song_position_and_its_jumps() {
     let on = play_from(&mut instance, 0.25, 0.45);
     let hz = peak_hz(&on[samples(0.33)..]);
     assert!((hz - 300.0).abs() < 5.0, "running on past 0.5 s it should sound 300 Hz, got {hz}");
+}
+
+/// Frequency of the lowest strong spectral peak (within 26 dB of the strongest), Hz: the
+/// fundamental of a harmonic tone whatever partial is loudest.
+fn fundamental_hz(samples: &[f32]) -> f64 {
+    let mags = spectrum(samples);
+    let max = mags.iter().skip(1).copied().fold(0.0f32, f32::max);
+    let bin_hz = SAMPLE_RATE_HZ / samples.len() as f64;
+    let k = (((50.0 / bin_hz) as usize).max(1)..mags.len() - 1)
+        .find(|&k| mags[k] > 0.05 * max && mags[k] >= mags[k - 1] && mags[k] >= mags[k + 1])
+        .expect("a peak");
+    let (a, b, c) = (mags[k - 1] as f64, mags[k] as f64, mags[k + 1] as f64);
+    (k as f64 + 0.5 * (a - c) / (a - 2.0 * b + c)) * bin_hz
+}
+
+/// An activated instance in Model mode playing its built-in model.
+fn model_instance() -> Instance {
+    let instance = Instance::new();
+    instance.flush(&[param(0, param_hash("source"), instance.text_to_value("source", "Model"))]);
+    let mut instance = instance;
+    instance.activate();
+    instance
+}
+
+#[test]
+fn in_model_mode_keys_sound_at_their_pitch_and_chords_hold_both() {
+    for (key, expected) in [(69, 440.0), (76, 659.255)] {
+        let mut instance = model_instance();
+        let out = instance.render(samples(1.0), 512, &[(0, note_on(0, key, 1.0))]);
+        let hz = fundamental_hz(&out[out.len() - 32768..]);
+        assert!((hz - expected).abs() < 1.0, "key {key}: fundamental {hz} Hz, expected {expected}");
+    }
+    let mut instance = model_instance();
+    let out = instance.render(samples(1.0), 512, &[(0, note_on(0, 69, 1.0)), (0, note_on(0, 76, 1.0))]);
+    let tail = &out[out.len() - 32768..];
+    let (a, e, between) = (level_at(tail, 440.0), level_at(tail, 659.255), level_at(tail, 550.0));
+    assert!(a > 10.0 * between && e > 10.0 * between, "both notes of the chord: {a}, {e} against {between}");
+}
+
+#[test]
+fn in_model_mode_a_louder_velocity_is_louder() {
+    let rms = |x: &[f32]| (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt();
+    let mut soft = model_instance();
+    let soft = soft.render(samples(0.6), 512, &[(0, note_on(0, 64, 0.2))]);
+    let mut loud = model_instance();
+    let loud = loud.render(samples(0.6), 512, &[(0, note_on(0, 64, 1.0))]);
+    let ratio_db = 20.0 * (rms(&loud[9600..]) / rms(&soft[9600..])).log10();
+    assert!(ratio_db > 3.0, "full velocity is {ratio_db:.1} dB above velocity 0.2");
+}
+
+#[test]
+fn switching_the_source_while_a_note_sounds_keeps_playing() {
+    // `process` runs with allocation checks on (assert_process_allocs): a switch that
+    // allocated on the audio thread would abort here.
+    let mut instance = Instance::new();
+    instance.activate();
+    let model = instance.text_to_value("source", "Model");
+    let csv = instance.text_to_value("source", "CSV");
+    let events = [
+        (0, note_on(0, 60, 1.0)),
+        (samples(0.2), param(0, param_hash("source"), model)),
+        (samples(0.5), param(0, param_hash("source"), csv)),
+        (samples(0.7), param(0, param_hash("source"), model)),
+    ];
+    let out = instance.render(samples(1.0), 512, &events);
+    for (from, to) in [(0.1, 0.2), (0.3, 0.5), (0.55, 0.7), (0.8, 1.0)] {
+        assert!(peak_abs(&out[samples(from)..samples(to)]) > 0.005, "silent between {from} and {to} s");
+    }
 }

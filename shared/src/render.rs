@@ -224,6 +224,19 @@ impl Renderer {
         self.conductor.playhead_frame()
     }
 
+    /// Samples left of the control tick already rendered; 0 means the next sample starts a
+    /// new tick (whose controls are read then). A caller that changes the envelope between
+    /// frames (a live model voice) does it when this is 0, so the change lands on a tick.
+    pub fn samples_left_in_tick(&self) -> usize {
+        CONTROL_TICK_SAMPLES - self.tick_read
+    }
+
+    /// Envelope time, seconds, that the next tick will read from (valid when
+    /// [`Renderer::samples_left_in_tick`] is 0 and no seek is pending).
+    pub fn next_tick_time_s(&self) -> f64 {
+        self.conductor.time_s()
+    }
+
     /// A non-looping window has been played to its end (the output is silent from then on,
     /// after a fade of one tick and the noise's last frame).
     pub fn is_finished(&self) -> bool {

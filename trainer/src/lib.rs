@@ -4,6 +4,7 @@ pub mod analyze;
 pub mod audio;
 pub mod envelope_archive;
 pub mod features;
+pub mod play;
 pub mod spectral_distance;
 pub mod tools;
 #[cfg(feature = "train")]

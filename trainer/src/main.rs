@@ -35,6 +35,8 @@ enum Command {
     Map(cli::map::Args),
     /// Render a unified CSV to a WAV with pitch, stretch, bounce, level and playback controls.
     Render(cli::render::Args),
+    /// Play a MIDI file through a trained model (instrument.ddsp), as the plugin's Model mode.
+    Play(cli::play::Args),
     /// Learn a DDSP model of an instrument from recordings, then export it.
     #[cfg(feature = "train")]
     Train(cli::train::Args),
@@ -59,6 +61,7 @@ fn main() -> std::process::ExitCode {
         Command::Modify(args) => cli::modify::run(args),
         Command::Map(args) => cli::map::run(args),
         Command::Render(args) => cli::render::run(args),
+        Command::Play(args) => cli::play::run(args),
         #[cfg(feature = "train")]
         Command::Train(args) => cli::train::run(args),
         #[cfg(feature = "train")]

@@ -77,6 +77,12 @@ impl Conductor {
         self.playhead_frame
     }
 
+    /// Envelope seconds the next step will read from (before any pending seek): where the
+    /// previous step left the position.
+    pub fn time_s(&self) -> f64 {
+        self.time_s
+    }
+
     /// Jumps to `offset_s` envelope seconds after the start of the window on the next step:
     /// wrapped into the window when it loops, finished when a non-looping window is already
     /// over by then. This is how a voice follows the host's song position.

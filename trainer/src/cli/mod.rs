@@ -10,6 +10,7 @@ pub mod export;
 pub mod info;
 pub mod map;
 pub mod modify;
+pub mod play;
 pub mod render;
 pub mod thinning;
 #[cfg(feature = "train")]

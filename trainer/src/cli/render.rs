@@ -33,18 +33,9 @@ pub enum AnchorArg {
     Hz,
 }
 
-/// Render a unified CSV to a WAV, with pitch, stretch, bounce, level and playback controls.
-#[derive(clap::Args, Debug)]
-#[command(allow_negative_numbers = true)]
-pub struct Args {
-    /// Unified CSV to play.
-    pub input: PathBuf,
-    /// WAV to write (replaced atomically; nothing is written on error).
-    #[arg(short, long)]
-    pub output: PathBuf,
-    /// Output sample rate, Hz [default: 48000].
-    #[arg(long)]
-    pub sample_rate: Option<u32>,
+/// The §4 transforms and levels as flags: shared by `ddsp render` and `ddsp play`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TransformArgs {
     /// Master pitch in steps of --tet (-48..=48; fractions allowed).
     #[arg(long, default_value_t = 0.0)]
     pub pitch: f32,
@@ -79,6 +70,38 @@ pub struct Args {
     /// Bounce duration, seconds; 0 = the whole render (0..=3600) [default: 0].
     #[arg(long)]
     pub bounce_duration: Option<f32>,
+    /// Gain of the harmonics (0..=4).
+    #[arg(long, default_value_t = 1.0)]
+    pub harmonic_volume: f32,
+    /// Gain on every harmonic amplitude (0..=16).
+    #[arg(long, default_value_t = 1.0)]
+    pub partial_gain: f32,
+    /// Gain of the noise (0..=4).
+    #[arg(long, default_value_t = 1.0)]
+    pub noise_volume: f32,
+    /// Scale of every noise band magnitude (0..=16).
+    #[arg(long, default_value_t = 1.0)]
+    pub noise_scale: f32,
+    /// Control smoothing time constant, ms (0..=2000).
+    #[arg(long, default_value_t = 20.0)]
+    pub smoothing_ms: f32,
+}
+
+/// Render a unified CSV to a WAV, with pitch, stretch, bounce, level and playback controls.
+#[derive(clap::Args, Debug)]
+#[command(allow_negative_numbers = true)]
+pub struct Args {
+    /// Unified CSV to play.
+    pub input: PathBuf,
+    /// WAV to write (replaced atomically; nothing is written on error).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Output sample rate, Hz [default: 48000].
+    #[arg(long)]
+    pub sample_rate: Option<u32>,
+    /// Pitch, TET, stretch, anchor, bounce and levels.
+    #[command(flatten)]
+    pub transform: TransformArgs,
     /// Playback rate: 1 = as recorded, 0.5 = half speed, 0 = freeze, negative = backwards
     /// (-8..=8).
     #[arg(long, default_value_t = 1.0)]
@@ -96,21 +119,6 @@ pub struct Args {
     /// continuous (0..=2000).
     #[arg(long, default_value_t = 0.0)]
     pub update_rate: f32,
-    /// Gain of the harmonics (0..=4).
-    #[arg(long, default_value_t = 1.0)]
-    pub harmonic_volume: f32,
-    /// Gain on every harmonic amplitude (0..=16).
-    #[arg(long, default_value_t = 1.0)]
-    pub partial_gain: f32,
-    /// Gain of the noise (0..=4).
-    #[arg(long, default_value_t = 1.0)]
-    pub noise_volume: f32,
-    /// Scale of every noise band magnitude (0..=16).
-    #[arg(long, default_value_t = 1.0)]
-    pub noise_scale: f32,
-    /// Control smoothing time constant, ms (0..=2000).
-    #[arg(long, default_value_t = 20.0)]
-    pub smoothing_ms: f32,
     /// Length of the output, seconds; with --loop the window repeats to fill it, without it the
     /// sound plays once and silence follows [default: one pass of the window].
     #[arg(long)]
@@ -124,16 +132,17 @@ pub struct Args {
 }
 
 /// Fails unless `value` is inside `range`, naming the flag and the range.
-fn check(flag: &str, value: f32, range: RangeInclusive<f32>) -> anyhow::Result<()> {
+pub fn check(flag: &str, value: f32, range: RangeInclusive<f32>) -> anyhow::Result<()> {
     if !(value.is_finite() && range.contains(&value)) {
         bail!("{flag} {value} is out of range: allowed {}..={}", range.start(), range.end());
     }
     Ok(())
 }
 
-impl Args {
-    /// The renderer's parameters, every flag checked against its range.
-    fn render_params(&self) -> anyhow::Result<RenderParams> {
+impl TransformArgs {
+    /// The renderer's parameters, every flag checked against its range (the playback window
+    /// and rate at their defaults).
+    pub fn render_params(&self) -> anyhow::Result<RenderParams> {
         check("--pitch", self.pitch, render::PITCH_STEPS_RANGE)?;
         if !render::TET_SIZE_RANGE.contains(&self.tet) {
             bail!("--tet {} is out of range: allowed 1..=96", self.tet);
@@ -170,8 +179,6 @@ impl Args {
         check("--bounce-speed", bounce.speed_hz, render::BOUNCE_SPEED_HZ_RANGE)?;
         check("--bounce-jitter", bounce.jitter, render::BOUNCE_JITTER_RANGE)?;
         check("--bounce-duration", bounce.duration_s, render::BOUNCE_DURATION_S_RANGE)?;
-        check("--rate", self.rate, render::PLAYBACK_RATE_RANGE)?;
-        check("--update-rate", self.update_rate, render::UPDATE_RATE_HZ_RANGE)?;
         check("--harmonic-volume", self.harmonic_volume, render::HARMONIC_VOLUME_RANGE)?;
         check("--partial-gain", self.partial_gain, render::PARTIAL_GAIN_RANGE)?;
         check("--noise-volume", self.noise_volume, render::NOISE_VOLUME_RANGE)?;
@@ -189,11 +196,24 @@ impl Args {
             noise_volume: self.noise_volume,
             noise_magnitude_scale: self.noise_scale,
             smoothing_ms: self.smoothing_ms,
+            ..RenderParams::default()
+        })
+    }
+}
+
+impl Args {
+    /// The renderer's parameters, every flag checked against its range.
+    fn render_params(&self) -> anyhow::Result<RenderParams> {
+        let transform = self.transform.render_params()?;
+        check("--rate", self.rate, render::PLAYBACK_RATE_RANGE)?;
+        check("--update-rate", self.update_rate, render::UPDATE_RATE_HZ_RANGE)?;
+        Ok(RenderParams {
             start_frame: self.start_frame,
             frame_count: self.frame_count,
             looping: self.looping,
             playback_rate: self.rate,
             update_rate_hz: self.update_rate,
+            ..transform
         })
     }
 }

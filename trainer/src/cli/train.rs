@@ -12,6 +12,8 @@ use ddsp_trainer::train::config::{Preset, TrainConfig};
 use ddsp_trainer::train::data::{collect_wav_files, load_sources, Dataset};
 use ddsp_trainer::train::device::{select, DeviceChoice};
 use ddsp_trainer::train::export::{export_run, ExportOptions};
+use ddsp_trainer::train::inference::Instrument;
+use ddsp_trainer::train::instrument_file::write_instrument_file;
 use ddsp_trainer::train::training::{train, RunPaths, TrainOptions};
 
 use super::export::CsvArgs;
@@ -183,6 +185,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     if args.no_export {
+        // The playable instrument is written at the end of every finished run; the export
+        // (which writes it too) can follow later.
+        let instrument = Instrument::load(&paths)?;
+        let path = write_instrument_file(&paths, &instrument, &dataset.sources)?;
+        eprintln!("instrument: {}", path.display());
         return Ok(());
     }
     let export = ExportOptions { csv: args.csv.to_options() };

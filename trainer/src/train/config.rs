@@ -4,11 +4,9 @@
 
 use burn::config::Config;
 
-/// Harmonics the decoder predicts (DDSP solo instrument: 60).
-pub const HARMONIC_COUNT: usize = 60;
-/// Noise magnitudes the decoder predicts (DDSP solo instrument: 65, linearly spaced from 0 Hz
-/// to Nyquist).
-pub const NOISE_BAND_COUNT: usize = 65;
+/// Harmonics and noise magnitudes the decoder predicts (DDSP solo instrument: 60 and 65),
+/// defined once with the real-time decoder.
+pub use ddsp_shared::instrument::{HARMONIC_COUNT, NOISE_BAND_COUNT};
 
 /// Named starting points. `quick` fits a laptop CPU, `full` is DDSP's solo-instrument setup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]

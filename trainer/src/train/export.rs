@@ -7,7 +7,8 @@
 //! - one `<name>_unified.csv` for the whole file,
 //!
 //! under `export/<name>/` in the run folder, plus `report.md` and `report.json` with the
-//! `ddsp eval` figures of each resynthesis against its input.
+//! `ddsp eval` figures of each resynthesis against its input, and the playable
+//! `instrument.ddsp` (SPEC §9).
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,7 @@ use ddsp_shared::Envelope;
 
 use super::data::{cached_sources, Source};
 use super::inference::{render_at_model_rate, Instrument};
+use super::instrument_file::write_instrument_file;
 use super::report::{write_reports, ExportSummary, FileReport};
 use super::training::RunPaths;
 use crate::envelope_archive::{EnvelopeArchive, EnvelopeResolution};
@@ -83,8 +85,13 @@ pub fn export_run(paths: &RunPaths, inputs: &[PathBuf], options: &ExportOptions)
     for source in &sources {
         files.push(export_file(&instrument, source, &export_root, options)?);
     }
-    let summary =
-        ExportSummary { files, report_md: paths.root.join("report.md"), report_json: paths.root.join("report.json") };
+    let instrument_path = write_instrument_file(paths, &instrument, &sources)?;
+    let summary = ExportSummary {
+        files,
+        report_md: paths.root.join("report.md"),
+        report_json: paths.root.join("report.json"),
+        instrument: instrument_path,
+    };
     write_reports(paths, &instrument.config, &summary)?;
     Ok(summary)
 }

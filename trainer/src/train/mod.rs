@@ -4,9 +4,9 @@
 //! features), [`model`] (the decoder), [`gru`] (the recurrent layer, built for a fast backward
 //! pass), [`synth`] (differentiable harmonic + noise synthesis), [`loss`] (multi-scale spectral
 //! loss), [`training`] (optimiser loop, checkpoints), [`device`] (CPU/GPU choice), [`plot`]
-//! (loss plot), [`inference`] (a loaded instrument: features → envelope → audio), [`export`]
-//! (envelopes, previews, CSVs), [`report`] (report.md / report.json) and [`transfer`] (timbre
-//! transfer).
+//! (loss plot), [`inference`] (a loaded instrument: features → envelope → audio),
+//! [`instrument_file`] (the portable `instrument.ddsp`), [`export`] (envelopes, previews, CSVs),
+//! [`report`] (report.md / report.json) and [`transfer`] (timbre transfer).
 
 pub mod config;
 pub mod data;
@@ -14,6 +14,7 @@ pub mod device;
 pub mod export;
 pub mod gru;
 pub mod inference;
+pub mod instrument_file;
 pub mod loss;
 pub mod model;
 pub mod plot;

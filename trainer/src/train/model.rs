@@ -16,14 +16,12 @@ use burn::tensor::{Device, Tensor};
 use super::config::{TrainConfig, HARMONIC_COUNT, NOISE_BAND_COUNT};
 use burn::optim::GradientsParams;
 use burn::tensor::Gradients;
+use ddsp_shared::instrument::weights::{DecoderWeights, Dense, DenseNorm};
+use ddsp_shared::instrument::{below_nyquist, f0_scaled, loudness_scaled, LAYER_NORM_EPSILON};
+pub use ddsp_shared::instrument::{hz_to_midi, LOUDNESS_RANGE_DB, NOISE_INITIAL_BIAS};
 
 use super::gru::{merge_into, FastGru, GruTape};
 use super::synth::Reverb;
-
-/// DDSP's range of loudness in dB: `ld_scaled = loudness_db / 80 + 1`.
-pub const LOUDNESS_RANGE_DB: f32 = 80.0;
-/// DDSP's initial bias of the noise magnitudes: keeps the noise quiet at the start.
-pub const NOISE_INITIAL_BIAS: f32 = -5.0;
 
 /// One Dense + LayerNorm + ReLU layer.
 #[derive(Module, Debug)]
@@ -34,7 +32,17 @@ pub struct Fc {
 
 impl Fc {
     fn new(input: usize, output: usize, device: &Device) -> Self {
-        Self { linear: LinearConfig::new(input, output).init(device), norm: LayerNormConfig::new(output).init(device) }
+        let norm = LayerNormConfig::new(output).with_epsilon(LAYER_NORM_EPSILON as f64);
+        Self { linear: LinearConfig::new(input, output).init(device), norm: norm.init(device) }
+    }
+
+    /// The layer's parameters as plain arrays (for the real-time decoder).
+    fn weights(&self) -> DenseNorm {
+        DenseNorm {
+            dense: dense_weights(&self.linear),
+            gamma: values(self.norm.gamma.val()),
+            beta: self.norm.beta.as_ref().map_or_else(|| vec![0.0; self.norm.gamma.dims()[0]], |b| values(b.val())),
+        }
     }
 
     /// # Shapes
@@ -62,6 +70,25 @@ impl FcStack {
         }
         x
     }
+
+    fn weights(&self) -> [DenseNorm; 3] {
+        [self.layers[0].weights(), self.layers[1].weights(), self.layers[2].weights()]
+    }
+}
+
+/// A linear layer's weight (`[input, output]`, as burn and the decoder store it) and bias.
+fn dense_weights(linear: &Linear) -> Dense {
+    let [input, output] = linear.weight.dims();
+    Dense {
+        input,
+        output,
+        weight: values(linear.weight.val()),
+        bias: linear.bias.as_ref().map_or_else(|| vec![0.0; output], |b| values(b.val())),
+    }
+}
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_to_vec().expect("f32 tensor data")
 }
 
 /// The decoder and the optional trainable reverb.
@@ -101,12 +128,11 @@ impl ModelInputs {
     ) -> Self {
         assert_eq!(f0_hz.len(), batch * frames);
         assert_eq!(loudness_db.len(), batch * frames);
-        let f0_scaled: Vec<f32> = f0_hz.iter().map(|&f| hz_to_midi(f) / 127.0).collect();
-        let loudness_scaled: Vec<f32> = loudness_db.iter().map(|&l| l / LOUDNESS_RANGE_DB + 1.0).collect();
-        let nyquist_hz = sample_rate_hz / 2.0;
+        let f0_scaled: Vec<f32> = f0_hz.iter().map(|&f| f0_scaled(f)).collect();
+        let loudness_scaled: Vec<f32> = loudness_db.iter().map(|&l| loudness_scaled(l)).collect();
         let mut mask = Vec::with_capacity(batch * frames * HARMONIC_COUNT);
         for &f in f0_hz {
-            mask.extend((1..=HARMONIC_COUNT).map(|k| if (k as f32) * f < nyquist_hz { 1.0f32 } else { 0.0 }));
+            mask.extend((0..HARMONIC_COUNT).map(|k| if below_nyquist(k, f, sample_rate_hz) { 1.0f32 } else { 0.0 }));
         }
         let make =
             |v: Vec<f32>, width: usize| Tensor::<1>::from_floats(v.as_slice(), device).reshape([batch, frames, width]);
@@ -134,15 +160,6 @@ pub fn exp_sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     sigmoid(x).powf_scalar(std::f32::consts::LN_10).mul_scalar(2.0).add_scalar(1e-7)
 }
 
-/// MIDI note number of `hz` (0 for 0 Hz or below, as DDSP's `hz_to_midi`).
-pub fn hz_to_midi(hz: f32) -> f32 {
-    if hz <= 0.0 {
-        0.0
-    } else {
-        12.0 * (hz / 440.0).log2() + 69.0
-    }
-}
-
 impl DdspModel {
     /// A freshly initialised model for `config` (seed the device first for repeatable weights).
     pub fn new(config: &TrainConfig, device: &Device) -> Self {
@@ -156,6 +173,22 @@ impl DdspModel {
             reverb: config
                 .reverb
                 .then(|| Reverb::new((config.reverb_s * config.sample_rate_hz as f64) as usize, device)),
+        }
+    }
+
+    /// The decoder's parameters as plain arrays: what the instrument file stores and
+    /// `ddsp_shared::instrument::Decoder` runs in real time (the reverb is not part of it).
+    pub fn decoder_weights(&self) -> DecoderWeights {
+        let gru = &self.gru;
+        DecoderWeights {
+            hidden: gru.hidden,
+            f0_stack: self.f0_stack.weights(),
+            loudness_stack: self.loudness_stack.weights(),
+            gru_input: dense_weights(&gru.input),
+            gru_recurrent: values(gru.recurrent.val()),
+            gru_recurrent_bias_n: values(gru.recurrent_bias_n.val()),
+            out_stack: self.out_stack.weights(),
+            dense_out: dense_weights(&self.dense_out),
         }
     }
 
@@ -248,8 +281,11 @@ mod tests {
     }
 
     #[test]
-    fn hz_to_midi_matches_a440() {
-        assert!((hz_to_midi(440.0) - 69.0).abs() < 1e-5);
-        assert_eq!(hz_to_midi(0.0), 0.0);
+    fn decoder_weights_have_the_shapes_the_real_time_decoder_checks() {
+        let device = Device::flex();
+        let config = TrainConfig::preset(Preset::Quick).with_hidden(12);
+        let weights = DdspModel::new(&config, &device).decoder_weights();
+        weights.validate().unwrap();
+        assert_eq!(weights.hidden, 12);
     }
 }

@@ -36,6 +36,8 @@ pub struct ExportSummary {
     pub report_md: PathBuf,
     /// `report.json`.
     pub report_json: PathBuf,
+    /// `instrument.ddsp`, the playable instrument.
+    pub instrument: PathBuf,
 }
 
 impl std::fmt::Display for ExportSummary {
@@ -50,6 +52,11 @@ impl std::fmt::Display for ExportSummary {
                 file.eval.spectral_distance
             )?;
         }
+        writeln!(
+            f,
+            "instrument: {} (import it into the plugin in Model mode, or `ddsp play --model`)",
+            self.instrument.display()
+        )?;
         write!(f, "report: {} and {}", self.report_md.display(), self.report_json.display())
     }
 }

@@ -64,6 +64,10 @@ impl RunPaths {
     pub fn feature_cache(&self) -> PathBuf {
         self.root.join("features.cache")
     }
+    /// `instrument.ddsp`: the portable, playable instrument (SPEC §9).
+    pub fn instrument(&self) -> PathBuf {
+        self.root.join("instrument.ddsp")
+    }
     /// `inputs.json`: the input files of the run (for `ddsp export` without `--audio`).
     pub fn inputs(&self) -> PathBuf {
         self.root.join("inputs.json")

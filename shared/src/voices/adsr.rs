@@ -21,6 +21,13 @@ pub struct AdsrSettings {
     pub release_ms: f32,
 }
 
+impl Default for AdsrSettings {
+    /// The plugin's defaults: a 5 ms attack, 200 ms decay to full sustain, 150 ms release.
+    fn default() -> Self {
+        Self { attack_ms: 5.0, decay_ms: 200.0, sustain: 1.0, release_ms: 150.0 }
+    }
+}
+
 /// The envelope's state. Each segment is a straight line from the level it starts at, so a
 /// retriggered or released note never jumps.
 #[derive(Debug, Clone, Copy)]
@@ -66,6 +73,11 @@ impl Adsr {
     pub fn kill(&mut self) {
         self.stage = Stage::Idle;
         self.level = 0.0;
+    }
+
+    /// The envelope's level, 0..1 (after the last sample it was applied to).
+    pub fn level(&self) -> f32 {
+        self.level
     }
 
     pub fn stage(&self) -> Stage {

@@ -1,15 +1,32 @@
-//! Voice slots and allocation: MIDI notes and the free-running Play voice, each a renderer
-//! with its own ADSR, velocity and transposition.
+//! Voice slots and allocation: MIDI notes and the free-running Play voice, each with its own
+//! ADSR, velocity and transposition, and two ways to sound: a renderer playing a CSV
+//! envelope's timeline, or a [`ModelVoice`] singing a live model ([`Sounding`] says which).
 //!
-//! The slots are a fixed array prepared in `activate`, so allocating a voice in `process` only
-//! flips state. Slot [`FREE_RUN_SLOT`] belongs to the Play/Stop parameter; the others serve MIDI
-//! notes, up to the "Voices" parameter at once, stealing the oldest beyond that.
+//! The slots are a fixed array prepared once ([`VoiceBank::prepare`]), so starting a voice
+//! only flips state. Slot [`FREE_RUN_SLOT`] belongs to the plugin's Play/Stop parameter; the
+//! others serve MIDI notes, up to the "Voices" setting at once, stealing the oldest beyond
+//! that. Each slot's noise and bounce jitter have their own seed (the renderer's default plus
+//! the slot's index), so two notes never carry the same noise and a render repeats exactly.
 
-use ddsp_shared::render::{tet_ratio, RenderParams, Renderer};
-use ddsp_shared::Envelope;
+use crate::instrument::{InstrumentFile, ModelNote, ModelVoice};
+use crate::render::{tet_ratio, RenderParams, Renderer, DEFAULT_SEED};
+use crate::Envelope;
 
-use crate::adsr::{Adsr, AdsrSettings};
-use crate::params::MAX_VOICES;
+use super::adsr::{Adsr, AdsrSettings};
+use super::model_drive::{model_output_gain, note_f0_hz, note_loudness_db};
+use super::MAX_VOICES;
+
+/// What the voices play.
+#[derive(Clone, Copy, Debug)]
+pub enum Sounding<'a> {
+    /// A CSV envelope's timeline, transposed by each note.
+    Csv(&'a Envelope),
+    /// A trained model, driven by each note's f0 and loudness.
+    Model(&'a InstrumentFile),
+}
+
+/// Samples of ADSR levels worked out at once for a model voice (a stack buffer).
+const LEVEL_CHUNK: usize = 256;
 
 /// Index of the slot the Play/Stop parameter drives (after the MIDI slots).
 pub const FREE_RUN_SLOT: usize = MAX_VOICES;
@@ -41,11 +58,17 @@ impl NoteKey {
 /// The key a note-on with a wildcard key plays.
 const DEFAULT_NOTE: u8 = 60;
 
-/// One voice slot. The renderer lives here for the plugin's lifetime; `key` says whether a
-/// note owns it.
+/// One voice slot. Its renderers live here for the bank's lifetime; `key` says whether a note
+/// owns it.
 #[derive(Debug)]
 pub struct VoiceSlot {
+    /// Plays a CSV envelope.
     pub renderer: Renderer,
+    /// Sings a model.
+    pub model: ModelVoice,
+    /// The model voice has been started for the current note (it starts at the first block
+    /// rendered from a model, when the master pitch is known).
+    pub model_started: bool,
     pub adsr: Adsr,
     /// The note that owns the slot (`None` for a free slot or the free-running voice).
     pub key: Option<NoteKey>,
@@ -55,23 +78,59 @@ pub struct VoiceSlot {
     pub velocity_gain: f32,
     /// Steps from the root note (before pitch bend), in the key mode's unit.
     pub offset_steps: f32,
+    /// The note's pitch for a model voice, Hz, before the master pitch (root, key steps and
+    /// bend).
+    pub model_f0_hz: f32,
 }
 
 impl VoiceSlot {
-    fn new() -> Self {
+    fn new(index: usize) -> Self {
+        let seed = DEFAULT_SEED + index as u64;
+        let mut renderer = Renderer::new();
+        renderer.set_seed(seed);
+        let mut model = ModelVoice::new();
+        model.set_seed(seed);
         Self {
-            renderer: Renderer::new(),
+            renderer,
+            model,
+            model_started: false,
             adsr: Adsr::default(),
             key: None,
             age: 0,
             velocity_gain: 1.0,
             offset_steps: 0.0,
+            model_f0_hz: 0.0,
         }
     }
 
     /// The slot is sounding (held or releasing).
     pub fn is_active(&self) -> bool {
         !self.adsr.is_idle()
+    }
+
+    /// The renderer whose output is heard (the model voice's once it sings), for the GUI.
+    pub fn sounding_renderer(&self) -> &Renderer {
+        if self.model_started {
+            self.model.renderer()
+        } else {
+            &self.renderer
+        }
+    }
+
+    /// Sets the note's pitch: the CSV renderer's transposition and the model voice's f0.
+    fn tune(&mut self, bend_steps: f32, settings: &NoteSettings) {
+        let steps = self.offset_steps + bend_steps;
+        self.renderer.set_transpose_ratio(tet_ratio(steps, settings.divisions_per_octave));
+        self.model_f0_hz = note_f0_hz(settings.root_note, steps, settings.divisions_per_octave, 1.0);
+    }
+
+    /// Starts the slot's note from the beginning (renderer, ADSR, model voice).
+    fn start(&mut self, bend_steps: f32, settings: &NoteSettings) {
+        self.adsr.kill();
+        self.adsr.gate_on();
+        self.renderer.restart();
+        self.model_started = false;
+        self.tune(bend_steps, settings);
     }
 }
 
@@ -83,6 +142,13 @@ pub struct NoteSettings {
     pub divisions_per_octave: u32,
     pub velocity_sensitivity: f32,
     pub voice_count: usize,
+}
+
+impl Default for NoteSettings {
+    /// Middle C as the root, semitone keys, full velocity sensitivity, 16 voices.
+    fn default() -> Self {
+        Self { root_note: 60, divisions_per_octave: 12, velocity_sensitivity: 1.0, voice_count: MAX_VOICES }
+    }
 }
 
 /// Level for a MIDI velocity (0..1): `sensitivity` 0 ignores velocity, 1 follows it fully.
@@ -102,7 +168,7 @@ pub struct VoiceBank {
 
 impl Default for VoiceBank {
     fn default() -> Self {
-        Self { slots: (0..SLOT_COUNT).map(|_| VoiceSlot::new()).collect(), next_age: 0, bend_steps: 0.0 }
+        Self { slots: (0..SLOT_COUNT).map(VoiceSlot::new).collect(), next_age: 0, bend_steps: 0.0 }
     }
 }
 
@@ -112,6 +178,8 @@ impl VoiceBank {
     pub fn prepare(&mut self, sample_rate_hz: f32, max_block: usize) {
         for slot in &mut self.slots {
             slot.renderer.prepare(sample_rate_hz, max_block);
+            slot.model.prepare(sample_rate_hz, max_block);
+            slot.model_started = false;
             slot.adsr.kill();
             slot.key = None;
         }
@@ -126,6 +194,15 @@ impl VoiceBank {
             slot.renderer.restart();
         }
         self.bend_steps = 0.0;
+    }
+
+    /// Every sounding voice starts its sound over (a new CSV from its start frame, a new model
+    /// or source from a fresh decoder state), keeping its note, pitch and envelope.
+    pub fn restart_sounds(&mut self) {
+        for slot in self.slots.iter_mut().filter(|s| s.is_active()) {
+            slot.renderer.restart();
+            slot.model_started = false;
+        }
     }
 
     /// Starts a note: takes a free MIDI slot, or steals the oldest sounding one when
@@ -145,11 +222,7 @@ impl VoiceBank {
         slot.age = self.next_age;
         slot.velocity_gain = velocity_gain(velocity, settings.velocity_sensitivity);
         slot.offset_steps = key.note.unwrap_or(DEFAULT_NOTE) as f32 - settings.root_note as f32;
-        slot.adsr.kill();
-        slot.adsr.gate_on();
-        slot.renderer.restart();
-        slot.renderer
-            .set_transpose_ratio(tet_ratio(slot.offset_steps + self.bend_steps, settings.divisions_per_octave));
+        slot.start(self.bend_steps, settings);
         index
     }
 
@@ -168,10 +241,7 @@ impl VoiceBank {
         let slot = &mut self.slots[FREE_RUN_SLOT];
         slot.velocity_gain = 1.0;
         slot.offset_steps = 0.0;
-        slot.adsr.kill();
-        slot.adsr.gate_on();
-        slot.renderer.restart();
-        slot.renderer.set_transpose_ratio(tet_ratio(self.bend_steps, settings.divisions_per_octave));
+        slot.start(self.bend_steps, settings);
     }
 
     /// Moves the free-running voice to `offset_s` envelope seconds into the playback window
@@ -191,16 +261,16 @@ impl VoiceBank {
     /// Applies the current bend (and a possibly changed TET size or root) to every voice.
     pub fn retune(&mut self, settings: &NoteSettings) {
         for slot in self.slots.iter_mut().filter(|s| s.is_active()) {
-            slot.renderer
-                .set_transpose_ratio(tet_ratio(slot.offset_steps + self.bend_steps, settings.divisions_per_octave));
+            slot.tune(self.bend_steps, settings);
         }
     }
 
-    /// Renders every sounding voice into `mix` (added), using `scratch` as the per-voice buffer.
-    /// Frees no slot memory: a voice whose release ended just goes idle.
+    /// Renders every sounding voice into `mix` (added), using `scratch` (at least
+    /// `mix.len()` long) as the per-voice buffer. Frees no slot memory: a voice whose release
+    /// ended just goes idle.
     pub fn render_add(
         &mut self,
-        envelope: &Envelope,
+        sounding: Sounding<'_>,
         params: &RenderParams,
         adsr: &AdsrSettings,
         sample_rate_hz: f32,
@@ -209,15 +279,20 @@ impl VoiceBank {
     ) {
         for slot in self.slots.iter_mut().filter(|s| s.is_active()) {
             let out = &mut scratch[..mix.len()];
-            slot.renderer.process(envelope, params, out);
-            slot.adsr.apply(adsr, sample_rate_hz, out);
-            let gain = slot.velocity_gain;
-            for (m, v) in mix.iter_mut().zip(out.iter()) {
-                *m += v * gain;
-            }
-            // A non-looping voice that played its window to the end is done.
-            if slot.renderer.is_finished() {
-                slot.adsr.kill();
+            match sounding {
+                Sounding::Csv(envelope) => {
+                    slot.renderer.process(envelope, params, out);
+                    slot.adsr.apply(adsr, sample_rate_hz, out);
+                    let gain = slot.velocity_gain;
+                    for (m, v) in mix.iter_mut().zip(out.iter()) {
+                        *m += v * gain;
+                    }
+                    // A non-looping voice that played its window to the end is done.
+                    if slot.renderer.is_finished() {
+                        slot.adsr.kill();
+                    }
+                }
+                Sounding::Model(model) => render_model_voice(slot, model, params, adsr, sample_rate_hz, out, mix),
             }
             if slot.adsr.is_idle() {
                 slot.key = None;
@@ -236,6 +311,42 @@ impl VoiceBank {
     }
 }
 
+/// One model voice's block: the decoder follows the note's f0 (with the master pitch) and the
+/// loudness its velocity and ADSR level give (see [`super::model_drive`]), in pieces of at
+/// most [`LEVEL_CHUNK`] samples.
+fn render_model_voice(
+    slot: &mut VoiceSlot,
+    model: &InstrumentFile,
+    params: &RenderParams,
+    adsr: &AdsrSettings,
+    sample_rate_hz: f32,
+    out: &mut [f32],
+    mix: &mut [f32],
+) {
+    let master_ratio = tet_ratio(params.pitch_steps, params.tet_size.max(1));
+    let mut start = 0;
+    while start < out.len() {
+        let end = (start + LEVEL_CHUNK).min(out.len());
+        let note = ModelNote {
+            f0_hz: slot.model_f0_hz * master_ratio,
+            loudness_db: note_loudness_db(&model.stats, slot.velocity_gain, slot.adsr.level()),
+        };
+        if !slot.model_started {
+            slot.model.start(model, note);
+            slot.model_started = true;
+        }
+        let piece = &mut out[start..end];
+        slot.model.process(model, params, note, piece);
+        let mut levels = [1.0f32; LEVEL_CHUNK];
+        let levels = &mut levels[..piece.len()];
+        slot.adsr.apply(adsr, sample_rate_hz, levels);
+        for ((m, v), &level) in mix[start..end].iter_mut().zip(piece.iter()).zip(levels.iter()) {
+            *m += v * model_output_gain(level);
+        }
+        start = end;
+    }
+}
+
 /// Index of the slot with the smallest age.
 fn oldest<'a>(slots: impl Iterator<Item = (usize, &'a VoiceSlot)>) -> usize {
     slots.min_by_key(|(_, s)| s.age).map(|(i, _)| i).unwrap_or(0)
@@ -244,6 +355,7 @@ fn oldest<'a>(slots: impl Iterator<Item = (usize, &'a VoiceSlot)>) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::voices::AdsrSettings;
 
     const SETTINGS: NoteSettings =
         NoteSettings { root_note: 60, divisions_per_octave: 12, velocity_sensitivity: 1.0, voice_count: 3 };
