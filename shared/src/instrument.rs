@@ -6,7 +6,7 @@
 //!   allocates after [`decoder::Decoder::new`].
 //! - [`stats`]: what the training data covered (f0 and loudness of its voiced frames), so a
 //!   note can be mapped into what the model has heard.
-//! - [`file`]: `instrument.ddsp`, a versioned safetensors file holding all of it.
+//! - [`file`](mod@file): `instrument.ddsp`, a versioned safetensors file holding all of it.
 //! - [`voice`]: one live model voice: decoder frames played through the §4 renderer.
 //!
 //! The network is the trainer's (DDSP's `RnnFcDecoder`):
