@@ -74,6 +74,14 @@ fn section(ui: &mut egui::Ui, title: &str, add: impl FnOnce(&mut egui::Ui)) {
     ui.add_space(4.0);
 }
 
+/// Says that an imported file is gone and the project's copy plays.
+fn file_missing_warning(ui: &mut egui::Ui, path: Option<&str>) {
+    ui.colored_label(
+        WARNING,
+        format!("File missing: {} — playing the copy saved in the project.", path.unwrap_or("?")),
+    );
+}
+
 /// Width of a slider's name column.
 const LABEL_WIDTH: f32 = 104.0;
 /// Room left for the value box a `ParamSlider` draws after the slider.
@@ -143,13 +151,7 @@ impl PlayerGui {
                 envelope.duration_s()
             ));
             if status.file_missing {
-                ui.colored_label(
-                    WARNING,
-                    format!(
-                        "File missing: {} — playing the copy saved in the project.",
-                        status.path.as_deref().unwrap_or("?")
-                    ),
-                );
+                file_missing_warning(ui, status.path.as_deref());
             }
             ui.separator();
             ui.horizontal(|ui| {
@@ -167,13 +169,7 @@ impl PlayerGui {
                 model.weights.hidden, model.sample_rate_hz, model.frame_rate_hz
             ));
             if status.model_file_missing {
-                ui.colored_label(
-                    WARNING,
-                    format!(
-                        "File missing: {} — playing the copy saved in the project.",
-                        status.model_path.as_deref().unwrap_or("?")
-                    ),
-                );
+                file_missing_warning(ui, status.model_path.as_deref());
             }
             if let Some(error) = &status.last_error {
                 ui.colored_label(ERROR, format!("Import failed: {error}"));

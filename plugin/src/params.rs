@@ -319,16 +319,20 @@ impl PlayerParams {
                 .with_string_to_value(Arc::new(parse_note_name)),
             key_mode: EnumParam::new("Key mode", KeyMode::TetStep),
             velocity_sensitivity: level_param("Velocity sensitivity", 1.0, &(0.0..=1.0)),
-            attack_ms: FloatParam::new("Attack", adsr.attack_ms, time_ms_range(10_000.0))
+            attack_ms: FloatParam::new("Attack", adsr.attack_ms, time_ms_range(ddsp_shared::voices::MAX_ADSR_TIME_MS))
                 .with_unit(" ms")
                 .with_value_to_string(formatters::v2s_f32_rounded(1)),
-            decay_ms: FloatParam::new("Decay", adsr.decay_ms, time_ms_range(10_000.0))
+            decay_ms: FloatParam::new("Decay", adsr.decay_ms, time_ms_range(ddsp_shared::voices::MAX_ADSR_TIME_MS))
                 .with_unit(" ms")
                 .with_value_to_string(formatters::v2s_f32_rounded(1)),
             sustain: level_param("Sustain", adsr.sustain, &(0.0..=1.0)),
-            release_ms: FloatParam::new("Release", adsr.release_ms, time_ms_range(10_000.0))
-                .with_unit(" ms")
-                .with_value_to_string(formatters::v2s_f32_rounded(1)),
+            release_ms: FloatParam::new(
+                "Release",
+                adsr.release_ms,
+                time_ms_range(ddsp_shared::voices::MAX_ADSR_TIME_MS),
+            )
+            .with_unit(" ms")
+            .with_value_to_string(formatters::v2s_f32_rounded(1)),
             bend_range_steps: FloatParam::new("Bend range", 2.0, FloatRange::Linear { min: 0.0, max: 48.0 })
                 .with_unit(" steps")
                 .with_step_size(0.01),

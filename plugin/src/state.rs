@@ -76,13 +76,7 @@ impl StoredSound {
 
     /// The name the GUI shows: the file name, or "built-in sound".
     pub fn display_name(&self) -> String {
-        match &self.path {
-            Some(path) => Path::new(path)
-                .file_name()
-                .map(|name| name.to_string_lossy().into_owned())
-                .unwrap_or_else(|| path.clone()),
-            None => BUILTIN_NAME.to_owned(),
-        }
+        display_name(self.path.as_deref(), BUILTIN_NAME)
     }
 }
 
@@ -116,13 +110,7 @@ impl StoredModel {
 
     /// The name the GUI shows: the file name, or the built-in model's.
     pub fn display_name(&self) -> String {
-        match &self.path {
-            Some(path) => Path::new(path)
-                .file_name()
-                .map(|name| name.to_string_lossy().into_owned())
-                .unwrap_or_else(|| path.clone()),
-            None => BUILTIN_MODEL_NAME.to_owned(),
-        }
+        display_name(self.path.as_deref(), BUILTIN_MODEL_NAME)
     }
 }
 
@@ -306,6 +294,16 @@ impl SoundExchange {
             // ever happens, leaking beats freeing on the audio thread.
             std::mem::forget(sound);
         }
+    }
+}
+
+/// The file name of `path`, or `builtin` when the data is built in.
+fn display_name(path: Option<&str>, builtin: &str) -> String {
+    match path {
+        Some(path) => {
+            Path::new(path).file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_else(|| path.into())
+        }
+        None => builtin.to_owned(),
     }
 }
 

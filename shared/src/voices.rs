@@ -11,7 +11,7 @@ pub mod adsr;
 pub mod bank;
 pub mod model_drive;
 
-pub use adsr::{Adsr, AdsrSettings};
+pub use adsr::{Adsr, AdsrSettings, MAX_ADSR_TIME_MS};
 pub use bank::{NoteKey, NoteSettings, Sounding, VoiceBank, VoiceSlot, FREE_RUN_SLOT, SLOT_COUNT};
 
 /// Most MIDI voices at once (SPEC §5 "up to 16"); the voice slots are a fixed array of this

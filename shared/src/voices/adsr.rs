@@ -21,6 +21,9 @@ pub struct AdsrSettings {
     pub release_ms: f32,
 }
 
+/// Longest attack, decay or release, ms (the plugin's parameter range and `ddsp play`'s limit).
+pub const MAX_ADSR_TIME_MS: f32 = 10_000.0;
+
 impl Default for AdsrSettings {
     /// The plugin's defaults: a 5 ms attack, 200 ms decay to full sustain, 150 ms release.
     fn default() -> Self {

@@ -6,15 +6,12 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use ddsp_shared::instrument::InstrumentFile;
-use ddsp_shared::voices::{AdsrSettings, NoteSettings, MAX_VOICES};
+use ddsp_shared::voices::{AdsrSettings, NoteSettings, MAX_ADSR_TIME_MS, MAX_VOICES};
 use ddsp_trainer::play::{first_overlap, key_name, play, read_midi_file, MidiEventKind, PlayOptions};
 use ddsp_trainer::wav_io::{write_wav, WavSampleFormat};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::render::{check, TransformArgs};
-
-/// Longest ADSR time, ms (the plugin's range).
-const ADSR_TIME_MS_MAX: f32 = 10_000.0;
 
 /// Play a MIDI file through a trained model (the plugin's Model mode, offline).
 #[derive(clap::Args, Debug)]
@@ -99,7 +96,7 @@ impl Args {
         for (flag, ms) in
             [("--attack-ms", self.attack_ms), ("--decay-ms", self.decay_ms), ("--release-ms", self.release_ms)]
         {
-            check(flag, ms, 0.0..=ADSR_TIME_MS_MAX)?;
+            check(flag, ms, 0.0..=MAX_ADSR_TIME_MS)?;
         }
         check("--sustain", self.sustain, 0.0..=1.0)?;
         Ok(PlayOptions {

@@ -114,22 +114,17 @@ pub fn parse_midi(bytes: &[u8]) -> anyhow::Result<Vec<MidiEvent>> {
             }
         }
         Timing::Timecode(fps, subframes) => {
+            // Fixed ticks per second; tempo events do not apply.
             let ticks_per_s = fps.as_f32() as f64 * subframes.max(1) as f64;
-            events.extend(t_events(&timed.iter().map(|t| (t.tick, t.kind)).collect::<Vec<_>>(), ticks_per_s));
+            events.extend(
+                timed.iter().filter_map(|t| t.kind.map(|kind| MidiEvent { time_s: t.tick as f64 / ticks_per_s, kind })),
+            );
         }
     }
     if !events.iter().any(|e| matches!(e.kind, MidiEventKind::NoteOn { .. })) {
         bail!("it holds no notes");
     }
     Ok(events)
-}
-
-/// Events of a file with SMPTE timing (fixed ticks per second; tempo events do not apply).
-fn t_events(timed: &[(u64, Option<MidiEventKind>)], ticks_per_s: f64) -> Vec<MidiEvent> {
-    timed
-        .iter()
-        .filter_map(|&(tick, kind)| kind.map(|kind| MidiEvent { time_s: tick as f64 / ticks_per_s, kind }))
-        .collect()
 }
 
 /// The first moment two notes sound at once, with their keys, or `None` for a monophonic
