@@ -279,3 +279,48 @@ fn switching_the_source_while_a_note_sounds_keeps_playing() {
         assert!(peak_abs(&out[samples(from)..samples(to)]) > 0.005, "silent between {from} and {to} s");
     }
 }
+
+#[test]
+fn importing_a_model_while_a_note_sounds_swaps_it_in_without_a_click() {
+    // The import reaches `process` through the same exchange as the GUI's "Import Model…",
+    // with allocation checks on: a swap that allocated or freed on the audio thread would abort.
+    let mut instance = model_instance();
+    let before = instance.render(samples(0.4), 512, &[(0, note_on(0, 69, 1.0))]);
+    let bytes = breathy_model_bytes();
+    instance.load_state(&state_with_model(&instance.save_state(), "/imported/breathy.ddsp", &bytes));
+    let after = instance.render(samples(0.6), 512, &[]);
+    assert!(peak_abs(&after[..samples(0.1)]) > 0.01, "the held note goes on through the import");
+    let jump = (after[0] - before[before.len() - 1]).abs();
+    let typical_step = before.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f32::max);
+    assert!(jump <= typical_step, "no click at the swap: step {jump} against at most {typical_step} before");
+    // The new model is what sings now: its noise fills the spectrum between the partials.
+    let between = |x: &[f32]| level_at(x, 550.0);
+    assert!(
+        between(&after[after.len() - 16384..]) > 4.0 * between(&before[before.len() - 16384..]),
+        "the imported (breathier) model plays after the swap"
+    );
+}
+
+#[test]
+fn in_model_mode_stretch_moves_what_the_model_sings() {
+    let f0_hz = 261.626;
+    let held = |stretch: &str| {
+        let mut instance = model_instance();
+        let setup = [("smooth", "1"), ("stretch", stretch)];
+        let events: Vec<(usize, Event)> = setup
+            .iter()
+            .map(|(id, text)| (0, param(0, param_hash(id), instance.text_to_value(id, text))))
+            .chain([(0, note_on(0, 60, 1.0))])
+            .collect();
+        let out = instance.render(samples(0.8), 512, &events);
+        out[out.len() - 16384..].to_vec()
+    };
+    let (plain, stretched) = (held("1"), held("2"));
+    // Stretch 2 around f0 moves harmonic 3 to f0 · 3² (harmonic 9's place unstretched).
+    let (third, moved) = (3.0 * f0_hz, 9.0 * f0_hz);
+    assert!(level_at(&plain, third) > 10.0 * level_at(&stretched, third), "harmonic 3 leaves {third:.0} Hz");
+    assert!(
+        level_at(&stretched, moved) > 10.0 * level_at(&stretched, 0.5 * (third + moved)),
+        "stretched: a partial at {moved:.0} Hz stands out of the noise"
+    );
+}

@@ -1,5 +1,5 @@
 //! A saved project restores the same sound in a fresh instance, through the CLAP state
-//! extension, even after the imported CSV file has gone from disk.
+//! extension, even after the imported CSV or instrument file has gone from disk.
 
 use ddsp_tests::clap_host::*;
 
@@ -63,4 +63,46 @@ fn a_corrupt_saved_sound_keeps_the_current_sound_playing() {
     instance.activate();
     let out = instance.render(24_000, 512, &[(0, note_on(0, 60, 1.0))]);
     assert!(peak_abs(&out) > 0.01, "the built-in sound still plays");
+}
+
+#[test]
+fn an_imported_model_is_saved_with_the_project_and_plays_without_its_file() {
+    let dir = std::env::temp_dir().join(format!("ddsp-plugin-model-state-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model_path = dir.join("breathy.ddsp");
+    let bytes = breathy_model_bytes();
+    std::fs::write(&model_path, &bytes).unwrap();
+    let model_mode = |instance: &Instance| {
+        instance.flush(&[param(0, param_hash("source"), instance.text_to_value("source", "Model"))]);
+    };
+
+    let mut original = Instance::new();
+    original.load_state(&state_with_model(&original.save_state(), &model_path.to_string_lossy(), &bytes));
+    model_mode(&original);
+    let saved = original.save_state();
+    original.activate();
+    let expected = original.render(48_000, 512, &performance());
+    assert!(peak_abs(&expected) > 0.01, "the imported model is audible");
+
+    let mut builtin = Instance::new();
+    model_mode(&builtin);
+    builtin.activate();
+    let builtin_out = builtin.render(48_000, 512, &performance());
+    let difference = expected.iter().zip(&builtin_out).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(difference > 0.01, "the imported model, not the built-in one, plays (max difference {difference})");
+
+    // Another machine: the instrument file is not there.
+    std::fs::remove_dir_all(&dir).unwrap();
+    let mut restored = Instance::new();
+    restored.load_state(&saved);
+    assert_eq!(restored.get_value("source"), original.get_value("source"), "Source = Model is restored");
+    restored.activate();
+    let got = restored.render(48_000, 512, &performance());
+    assert_eq!(got, expected, "restored instance renders the model sample-identically");
+
+    let resaved = state_json(&restored.save_state());
+    let model: ddsp_plugin::state::StoredModel =
+        serde_json::from_str(resaved["fields"]["model"].as_str().unwrap()).unwrap();
+    assert_eq!(model.path.as_deref(), Some(model_path.to_string_lossy().as_ref()));
+    assert_eq!(model.bytes().unwrap(), bytes, "the project still carries the instrument file");
 }

@@ -32,6 +32,7 @@
 mod bounce;
 mod conductor;
 mod noise_synth;
+pub mod offline;
 mod oscillator_bank;
 mod params;
 mod pitch;

@@ -490,6 +490,27 @@ pub fn state_with_csv(base_state: &[u8], path: &str, csv_text: &str) -> Vec<u8> 
     state_bytes(&state)
 }
 
+/// A plugin state with the `model` field replaced by the instrument file `bytes` imported from
+/// `path`: what the plugin saves after "Import Model…" of that file.
+pub fn state_with_model(base_state: &[u8], path: &str, bytes: &[u8]) -> Vec<u8> {
+    let stored = ddsp_plugin::state::StoredModel::from_bytes(Some(path.to_owned()), bytes);
+    let mut state = state_json(base_state);
+    state["fields"]["model"] = serde_json::Value::String(serde_json::to_string(&stored).unwrap());
+    state_bytes(&state)
+}
+
+/// The built-in model with a louder noise output: an instrument file that sounds unlike the
+/// built-in one, so a test can tell which of the two plays.
+pub fn breathy_model_bytes() -> Vec<u8> {
+    let mut model = ddsp_plugin::state::parse_model(ddsp_plugin::state::BUILTIN_MODEL, "built-in").unwrap();
+    model.name = "breathy".into();
+    let harmonic_outputs = 1 + ddsp_shared::instrument::HARMONIC_COUNT;
+    for bias in &mut model.weights.dense_out.bias[harmonic_outputs..] {
+        *bias += 3.0;
+    }
+    model.to_bytes()
+}
+
 /// The JSON of a CLAP state blob (nice-plug prefixes it with its length, 8 bytes LE).
 pub fn state_json(blob: &[u8]) -> serde_json::Value {
     let length = u64::from_le_bytes(blob[..8].try_into().unwrap()) as usize;

@@ -6,6 +6,12 @@
 //! envelope), so a voice can move to a newly imported model between frames and the audio
 //! thread never owns, and so never frees, a model.
 //!
+//! The two input stacks see only f0 and loudness, so each input's stack output and its shares
+//! of the two layers that read the stacks (the GRU input projection and the output stack's
+//! first layer) are kept with the input they came from: a held note (the same f0 and loudness
+//! frame after frame) skips both stacks and those shares, with exactly the numbers a
+//! recomputation would give.
+//!
 //! The dense layers are matrix-vector products, `y = x W + b` with `W` row-major
 //! `[input, output]`: the kernel streams the rows of `W` and adds `x_i · row_i` into `y`, four
 //! rows at a time. On x86-64 with AVX2 and FMA (checked once at run time) the same loop is
@@ -55,6 +61,17 @@ pub struct Decoder {
     /// GRU input projection and recurrent term, `3H` each.
     projection: Vec<f32>,
     recurrent: Vec<f32>,
+    /// The loudness stack's and the f0 stack's shares of the GRU input projection (`3H` each)
+    /// and of the output stack's first layer (`H` each), without the biases.
+    loudness_projection: Vec<f32>,
+    f0_projection: Vec<f32>,
+    loudness_out_share: Vec<f32>,
+    f0_out_share: Vec<f32>,
+    /// The loudness and f0 (bits) those shares and the stack outputs in `concat` were computed
+    /// for, and the weights they were computed with (by address); `None` when unknown.
+    cached_loudness_bits: Option<u32>,
+    cached_f0_bits: Option<u32>,
+    cached_weights_addr: usize,
     /// The final projection's output.
     out: Vec<f32>,
 }
@@ -76,6 +93,13 @@ impl Decoder {
             concat: vec![0.0; 3 * h],
             projection: vec![0.0; 3 * h],
             recurrent: vec![0.0; 3 * h],
+            loudness_projection: vec![0.0; 3 * h],
+            f0_projection: vec![0.0; 3 * h],
+            loudness_out_share: vec![0.0; h],
+            f0_out_share: vec![0.0; h],
+            cached_loudness_bits: None,
+            cached_f0_bits: None,
+            cached_weights_addr: 0,
             out: vec![0.0; super::weights::OUTPUT_WIDTH],
         }
     }
@@ -83,6 +107,13 @@ impl Decoder {
     /// Zeroes the GRU state (a new note starts as a training example does). Never allocates.
     pub fn reset(&mut self) {
         self.state.fill(0.0);
+        self.forget_inputs();
+    }
+
+    /// Drops what is kept per input, so the next frame computes both stacks afresh.
+    fn forget_inputs(&mut self) {
+        self.cached_loudness_bits = None;
+        self.cached_f0_bits = None;
     }
 
     /// Decodes one frame: f0 (Hz) and loudness (dB) in, the frame's controls out, for a model
@@ -103,18 +134,52 @@ impl Decoder {
             frame.noise_mags.fill(0.0);
             return;
         }
-        // The two input stacks, written side by side: loudness first, as the trainer
-        // concatenates them.
+        let weights_addr = weights as *const DecoderWeights as usize;
+        if weights_addr != self.cached_weights_addr {
+            self.forget_inputs();
+            self.cached_weights_addr = weights_addr;
+        }
+        // The two input stacks, written side by side (loudness first, as the trainer
+        // concatenates them), each with its share of the GRU input projection: the weight's
+        // first `H` rows read the loudness stack, the next `H` the f0 stack.
         let (stacks, gru_out) = self.concat[..3 * h].split_at_mut(2 * h);
-        for (input, stack, dest) in [
-            (loudness_scaled(loudness_db), &weights.loudness_stack, 0..h),
-            (f0_scaled(f0_hz), &weights.f0_stack, h..2 * h),
+        let (loudness_out, f0_out) = stacks.split_at_mut(h);
+        let (loudness_rows, f0_rows) = weights.gru_input.weight.split_at(h * 3 * h);
+        let (loudness_out_rows, rest) = weights.out_stack[0].dense.weight.split_at(h * h);
+        let (f0_out_rows, gru_out_rows) = rest.split_at(h * h);
+        for (input, bits, cached, stack, (rows, out_rows), out, (share, out_share)) in [
+            (
+                loudness_scaled(loudness_db),
+                loudness_db.to_bits(),
+                &mut self.cached_loudness_bits,
+                &weights.loudness_stack,
+                (loudness_rows, loudness_out_rows),
+                loudness_out,
+                (&mut self.loudness_projection[..3 * h], &mut self.loudness_out_share[..h]),
+            ),
+            (
+                f0_scaled(f0_hz),
+                f0_hz.to_bits(),
+                &mut self.cached_f0_bits,
+                &weights.f0_stack,
+                (f0_rows, f0_out_rows),
+                f0_out,
+                (&mut self.f0_projection[..3 * h], &mut self.f0_out_share[..h]),
+            ),
         ] {
+            if *cached == Some(bits) {
+                continue;
+            }
             let a = &mut self.layer_a[..h];
             let b = &mut self.layer_b[..h];
             dense_norm_relu(&stack[0], &[input], a);
             dense_norm_relu(&stack[1], a, b);
-            dense_norm_relu(&stack[2], b, &mut stacks[dest]);
+            dense_norm_relu(&stack[2], b, out);
+            share.fill(0.0);
+            matvec_add(rows, out, share);
+            out_share.fill(0.0);
+            matvec_add(out_rows, out, out_share);
+            *cached = Some(bits);
         }
 
         // GRU (Keras `reset_after`): z, r from input + recurrent terms; the candidate's
@@ -122,7 +187,14 @@ impl Decoder {
         let projection = &mut self.projection[..3 * h];
         let recurrent = &mut self.recurrent[..3 * h];
         let state = &mut self.state[..h];
-        dense(&weights.gru_input, stacks, projection);
+        for (((p, &bias), &l), &f) in projection
+            .iter_mut()
+            .zip(&weights.gru_input.bias)
+            .zip(&self.loudness_projection[..3 * h])
+            .zip(&self.f0_projection[..3 * h])
+        {
+            *p = bias + l + f;
+        }
         recurrent.fill(0.0);
         matvec_add(&weights.gru_recurrent, state, recurrent);
         for j in 0..h {
@@ -133,10 +205,18 @@ impl Decoder {
         }
         gru_out.copy_from_slice(state);
 
-        // Output stack over [stacks | GRU], then the final projection.
+        // Output stack over [stacks | GRU] (the stacks' shares kept above), then the final
+        // projection.
         let a = &mut self.layer_a[..h];
         let b = &mut self.layer_b[..h];
-        dense_norm_relu(&weights.out_stack[0], &self.concat[..3 * h], a);
+        let first = &weights.out_stack[0];
+        for (((v, &bias), &l), &f) in
+            a.iter_mut().zip(&first.dense.bias).zip(&self.loudness_out_share[..h]).zip(&self.f0_out_share[..h])
+        {
+            *v = bias + l + f;
+        }
+        matvec_add(gru_out_rows, &self.concat[2 * h..3 * h], a);
+        norm_relu(first, a);
         dense_norm_relu(&weights.out_stack[1], a, b);
         dense_norm_relu(&weights.out_stack[2], b, a);
         dense(&weights.dense_out, a, &mut self.out);
@@ -189,6 +269,11 @@ fn dense_ok(d: &Dense, input: usize, output: usize) -> bool {
 /// `out = LayerNorm(x W + b)` then ReLU.
 fn dense_norm_relu(layer: &DenseNorm, input: &[f32], out: &mut [f32]) {
     dense(&layer.dense, input, out);
+    norm_relu(layer, out);
+}
+
+/// `out = ReLU(LayerNorm(out))` with the layer's scale and shift.
+fn norm_relu(layer: &DenseNorm, out: &mut [f32]) {
     let n = out.len() as f32;
     let mean = out.iter().sum::<f32>() / n;
     let variance = out.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>() / n;
@@ -325,6 +410,30 @@ mod tests {
         assert_ne!(first, carried, "the GRU state must carry over");
         decoder.reset();
         assert_eq!(run(&mut decoder), first);
+    }
+
+    #[test]
+    fn held_inputs_decode_exactly_as_a_full_recomputation() {
+        // Held f0 and loudness, then each changing alone, then both: the kept stack outputs
+        // must give the very numbers a decoder that recomputes every frame gives.
+        let w = random_weights(24, 3);
+        let inputs = [(220.0, -30.0), (220.0, -30.0), (220.0, -31.0), (230.0, -31.0), (230.0, -31.0), (240.0, -20.0)];
+        let (mut kept, mut fresh) = (Decoder::new(), Decoder::new());
+        let other = random_weights(24, 4);
+        for (i, &(f0_hz, loudness_db)) in inputs.iter().cycle().take(12).enumerate() {
+            let (mut a, mut b) = (DecodedFrame::default(), DecodedFrame::default());
+            kept.decode(&w, 16_000.0, f0_hz, loudness_db, &mut a);
+            fresh.forget_inputs();
+            fresh.decode(&w, 16_000.0, f0_hz, loudness_db, &mut b);
+            assert_eq!(a, b, "frame {i}");
+            assert!(a.harmonic_amps.iter().any(|&x| x > 0.0));
+        }
+        // Another model's weights (a swap between frames) are not answered from the cache.
+        let (mut a, mut b) = (DecodedFrame::default(), DecodedFrame::default());
+        kept.decode(&other, 16_000.0, 240.0, -20.0, &mut a);
+        fresh.forget_inputs();
+        fresh.decode(&other, 16_000.0, 240.0, -20.0, &mut b);
+        assert_eq!(a, b);
     }
 
     #[test]

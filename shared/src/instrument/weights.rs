@@ -100,6 +100,28 @@ impl DecoderWeights {
         }
     }
 
+    /// A decoder of hidden size `hidden` with deterministic pseudo-random weights at the scale
+    /// of a fresh initialisation (uniform within ±1/√fan-in; identity LayerNorms): what the
+    /// benchmarks time at the `quick` and `full` sizes without a trained model of each.
+    pub fn seeded(hidden: usize, seed: u64) -> Self {
+        let mut weights = Self::zeros(hidden);
+        let mut random = crate::render::random::Random::new(seed);
+        let mut fill = |weight: &mut [f32], bias: &mut [f32], fan_in: usize| {
+            let scale = 1.0 / (fan_in.max(1) as f32).sqrt();
+            weight.iter_mut().for_each(|w| *w = scale * random.bipolar());
+            bias.iter_mut().for_each(|b| *b = 0.1 * scale * random.bipolar());
+        };
+        for stack in [&mut weights.f0_stack, &mut weights.loudness_stack, &mut weights.out_stack] {
+            for layer in stack.iter_mut() {
+                fill(&mut layer.dense.weight, &mut layer.dense.bias, layer.dense.input);
+            }
+        }
+        fill(&mut weights.gru_input.weight, &mut weights.gru_input.bias, 2 * hidden);
+        fill(&mut weights.gru_recurrent, &mut weights.gru_recurrent_bias_n, hidden);
+        fill(&mut weights.dense_out.weight, &mut weights.dense_out.bias, hidden);
+        weights
+    }
+
     /// Every parameter with its name in the instrument file, read-only.
     pub fn named(&self) -> Vec<(String, &[f32])> {
         let mut out: Vec<(String, &[f32])> = Vec::new();
@@ -178,6 +200,15 @@ mod tests {
         let dense = 128 * 126 + 126;
         assert_eq!(w.parameter_count(), 2 * stack_1 + stack_3h + gru + dense);
         w.validate().unwrap();
+    }
+
+    #[test]
+    fn seeded_weights_have_the_shapes_and_differ_by_seed() {
+        let a = DecoderWeights::seeded(16, 1);
+        a.validate().unwrap();
+        assert_eq!(a, DecoderWeights::seeded(16, 1));
+        assert_ne!(a, DecoderWeights::seeded(16, 2));
+        assert!(a.gru_recurrent.iter().all(|w| w.abs() <= 0.25) && a.gru_recurrent.iter().any(|w| w.abs() > 0.2));
     }
 
     #[test]

@@ -5,15 +5,11 @@ use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use ddsp_shared::render::{self, AnchorMode, BounceParams, RenderParams, Renderer};
+use ddsp_shared::render::offline::{OfflineLength, OfflineRender, OFFLINE_BLOCK_SAMPLES};
+use ddsp_shared::render::{self, AnchorMode, BounceParams, RenderParams};
 use ddsp_trainer::wav_io::{write_wav, WavSampleFormat};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// Samples rendered per call to the renderer.
-const BLOCK_SAMPLES: usize = 4096;
-/// Rendered after a non-looping window ends, so the last fade and the noise's last frame are
-/// in the file, seconds.
-const RELEASE_S: f64 = 0.03;
 /// Renders longer than this show a progress bar (when stderr is a terminal), seconds of audio.
 const PROGRESS_MIN_S: f64 = 30.0;
 /// Allowed output sample rates, Hz.
@@ -250,13 +246,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 
     // Length: exactly --seconds, else one pass of the window at the rate plus a release.
-    let end = if args.frame_count == 0 { frames } else { (args.start_frame + args.frame_count).min(frames) };
-    let window_s = (envelope.frame_indices[end - 1] + 1 - envelope.frame_indices[args.start_frame]) as f64
-        / envelope.frame_rate_hz;
     let sr = sample_rate_hz as f64;
-    let fixed_samples = args.seconds.map(|s| (s as f64 * sr).round() as usize);
-    let estimated_samples =
-        fixed_samples.unwrap_or(((window_s / (args.rate.abs() as f64)) * sr) as usize + (RELEASE_S * sr) as usize);
+    let length = match args.seconds {
+        Some(seconds) => OfflineLength::Samples((seconds as f64 * sr).round() as usize),
+        None => OfflineLength::Window,
+    };
+    let mut render = OfflineRender::new(&envelope, &params, sample_rate_hz as f32, args.seed, length);
+    let estimated_samples = render.estimated_samples();
 
     let progress = if estimated_samples as f64 / sr >= PROGRESS_MIN_S {
         let bar = ProgressBar::with_draw_target(Some(estimated_samples as u64), ProgressDrawTarget::stderr());
@@ -269,31 +265,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ProgressBar::hidden()
     };
 
-    let mut renderer = Renderer::new();
-    renderer.set_seed(args.seed);
-    renderer.prepare(sample_rate_hz as f32, BLOCK_SAMPLES);
     let mut samples: Vec<f32> = Vec::with_capacity(estimated_samples);
-    let mut block = vec![0.0f32; BLOCK_SAMPLES];
-    let release_samples = (RELEASE_S * sr) as usize;
-    let mut release_left: Option<usize> = None;
+    let mut block = vec![0.0f32; OFFLINE_BLOCK_SAMPLES];
     loop {
-        let want = match (fixed_samples, release_left) {
-            (Some(total), _) => total - samples.len(),
-            (None, Some(left)) => left,
-            (None, None) => BLOCK_SAMPLES,
-        };
-        if want == 0 {
+        let n = render.next_block(&mut block);
+        if n == 0 {
             break;
         }
-        let n = want.min(BLOCK_SAMPLES);
-        renderer.process(&envelope, &params, &mut block[..n]);
         samples.extend_from_slice(&block[..n]);
         progress.inc(n as u64);
-        if let Some(left) = release_left.as_mut() {
-            *left -= n;
-        } else if fixed_samples.is_none() && renderer.is_finished() {
-            release_left = Some(release_samples);
-        }
     }
     progress.finish_and_clear();
 

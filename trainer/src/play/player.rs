@@ -4,6 +4,7 @@
 
 use ddsp_shared::envelope::linear_band_centre_hz;
 use ddsp_shared::instrument::{InstrumentFile, HARMONIC_COUNT, NOISE_BAND_COUNT};
+use ddsp_shared::render::offline::RELEASE_TAIL_S;
 use ddsp_shared::render::RenderParams;
 use ddsp_shared::voices::model_drive::model_output_gain;
 use ddsp_shared::voices::{AdsrSettings, NoteKey, NoteSettings, Sounding, VoiceBank, MAX_VOICES};
@@ -13,10 +14,6 @@ use super::midi_file::{MidiEvent, MidiEventKind};
 
 /// Samples rendered per call to the voices (the plugin's sub-block size).
 pub const BLOCK_SAMPLES: usize = 256;
-
-/// Silence kept after the last voice has finished its release, seconds (the renderer's last
-/// fade and noise frame).
-pub const TAIL_S: f64 = 0.03;
 
 /// How the notes are played.
 #[derive(Clone, Copy, Debug)]
@@ -94,7 +91,7 @@ pub fn play(
             len = len.min(((e.time_s * sr).round() as usize).saturating_sub(now).max(1));
         }
         if next == events.len() && bank.active_count() == 0 {
-            let left = tail_left.get_or_insert((TAIL_S * sr) as usize);
+            let left = tail_left.get_or_insert((RELEASE_TAIL_S * sr) as usize);
             if *left == 0 {
                 break;
             }

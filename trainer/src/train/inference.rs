@@ -11,7 +11,8 @@ use burn::module::Module;
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device, Tensor};
 use ddsp_shared::envelope::linear_band_centre_hz;
-use ddsp_shared::render::{RenderParams, Renderer};
+use ddsp_shared::render::offline::{render_offline, OfflineLength};
+use ddsp_shared::render::{RenderParams, DEFAULT_SEED};
 use ddsp_shared::Envelope;
 
 use super::config::{TrainConfig, HARMONIC_COUNT, NOISE_BAND_COUNT};
@@ -84,21 +85,13 @@ pub fn load_model(paths: &RunPaths, device: &Device) -> anyhow::Result<(TrainCon
     Ok((config, model))
 }
 
-/// Renders `env` with the shared renderer at its sample rate: harmonics and noise with
-/// `harmonic_volume` / `noise_volume` as given, every transform neutral. The previews, the
+/// Renders `env` with the shared offline render at its sample rate: harmonics and noise with
+/// `harmonic_volume` / `noise_volume` as given, every transform neutral, the default seed, to
+/// the end of the data plus the release tail (as `ddsp render` does). The previews, the
 /// report's resynthesis and `ddsp transfer` all sound through this.
 pub fn render_at_model_rate(env: &Envelope, harmonic_volume: f32, noise_volume: f32) -> Vec<f32> {
-    let sr = env.sample_rate_hz as f32;
-    let samples = (env.duration_s() * env.sample_rate_hz).round() as usize;
-    let mut renderer = Renderer::new();
-    const BLOCK: usize = 4096;
-    renderer.prepare(sr, BLOCK);
     let params = RenderParams { harmonic_volume, noise_volume, ..RenderParams::default() };
-    let mut out = vec![0.0f32; samples];
-    for block in out.chunks_mut(BLOCK) {
-        renderer.process(env, &params, block);
-    }
-    out
+    render_offline(env, &params, env.sample_rate_hz as f32, DEFAULT_SEED, OfflineLength::Window)
 }
 
 fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
