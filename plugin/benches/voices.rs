@@ -33,28 +33,10 @@ fn ddsp_sized_envelope() -> Envelope {
 
 fn bench_voices(c: &mut Criterion) {
     let envelope = ddsp_sized_envelope();
-    let params = RenderParams { stretch: 1.3, looping: true, ..RenderParams::default() };
-    let adsr = AdsrSettings { attack_ms: 5.0, decay_ms: 100.0, sustain: 0.8, release_ms: 100.0 };
+    let looping = RenderParams { stretch: 1.3, looping: true, ..RenderParams::default() };
     let mut group = c.benchmark_group("process_512_samples_48k");
     for voices in [1usize, 16] {
-        let settings =
-            NoteSettings { root_note: 60, divisions_per_octave: 12, velocity_sensitivity: 1.0, voice_count: 16 };
-        let mut bank = VoiceBank::default();
-        bank.prepare(SAMPLE_RATE_HZ, MAX_BLOCK_SIZE);
-        for v in 0..voices {
-            bank.note_on(NoteKey { channel: Some(0), note: Some(48 + v as u8), voice_id: None }, 1.0, &settings);
-        }
-        let mut scratch = [0.0f32; MAX_BLOCK_SIZE];
-        let mut mix = [0.0f32; MAX_BLOCK_SIZE];
-        group.bench_with_input(BenchmarkId::from_parameter(format!("{voices}_voices")), &voices, |b, _| {
-            b.iter(|| {
-                for _ in 0..HOST_BLOCK / MAX_BLOCK_SIZE {
-                    mix.fill(0.0);
-                    bank.render_add(Sounding::Csv(&envelope), &params, &adsr, SAMPLE_RATE_HZ, &mut scratch, &mut mix);
-                }
-                std::hint::black_box(&mix);
-            });
-        });
+        bench_block(&mut group, "csv", Sounding::Csv(&envelope), &looping, voices);
     }
     group.finish();
 }
@@ -64,9 +46,9 @@ fn bench_block(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     name: &str,
     sounding: Sounding<'_>,
+    params: &RenderParams,
     voices: usize,
 ) {
-    let params = RenderParams { stretch: 1.3, ..RenderParams::default() };
     let adsr = AdsrSettings::default();
     let settings = NoteSettings::default();
     let mut bank = VoiceBank::default();
@@ -78,13 +60,13 @@ fn bench_block(
     }
     // Past the attack, so every voice is at its sustained level.
     for _ in 0..100 {
-        bank.render_add(sounding, &params, &adsr, SAMPLE_RATE_HZ, &mut scratch, &mut mix);
+        bank.render_add(sounding, params, &adsr, SAMPLE_RATE_HZ, &mut scratch, &mut mix);
     }
     group.bench_function(BenchmarkId::new(name, format!("{voices}_voices")), |b| {
         b.iter(|| {
             for _ in 0..HOST_BLOCK / MAX_BLOCK_SIZE {
                 mix.fill(0.0);
-                bank.render_add(sounding, &params, &adsr, SAMPLE_RATE_HZ, &mut scratch, &mut mix);
+                bank.render_add(sounding, params, &adsr, SAMPLE_RATE_HZ, &mut scratch, &mut mix);
             }
             std::hint::black_box(&mix);
         });
@@ -95,12 +77,13 @@ fn bench_model_voices(c: &mut Criterion) {
     let builtin = parse_model(BUILTIN_MODEL, "built-in").unwrap();
     let quick = InstrumentFile { weights: DecoderWeights::seeded(128, 7), frame_rate_hz: 50, ..builtin.clone() };
     let full = InstrumentFile { weights: DecoderWeights::seeded(512, 7), frame_rate_hz: 250, ..builtin.clone() };
+    let params = RenderParams { stretch: 1.3, ..RenderParams::default() };
     let mut group = c.benchmark_group("model_process_512_samples_48k");
     for voices in [1, 16] {
-        bench_block(&mut group, "builtin", Sounding::Model(&builtin), voices);
-        bench_block(&mut group, "quick", Sounding::Model(&quick), voices);
+        bench_block(&mut group, "builtin", Sounding::Model(&builtin), &params, voices);
+        bench_block(&mut group, "quick", Sounding::Model(&quick), &params, voices);
     }
-    bench_block(&mut group, "full", Sounding::Model(&full), 1);
+    bench_block(&mut group, "full", Sounding::Model(&full), &params, 1);
     group.finish();
 }
 

@@ -8,6 +8,12 @@ fn performance() -> Vec<(usize, Event)> {
     vec![(0, note_on(0, 60, 0.9)), (4_800, note_on(0, 67, 0.6)), (24_000, note_off(0, 60)), (30_000, note_off(0, 67))]
 }
 
+/// The persisted field `name` of the state `instance` saves now.
+fn saved_field<T: serde::de::DeserializeOwned>(instance: &Instance, name: &str) -> T {
+    let state = state_json(&instance.save_state());
+    serde_json::from_str(state["fields"][name].as_str().unwrap()).unwrap()
+}
+
 #[test]
 fn state_saved_by_one_instance_renders_identically_in_a_fresh_one_without_the_file() {
     // The user imports a CSV (here through the state, the same path a reload takes) and sets
@@ -41,9 +47,7 @@ fn state_saved_by_one_instance_renders_identically_in_a_fresh_one_without_the_fi
     assert_eq!(got, expected, "restored instance renders sample-identically");
 
     // And the state it saves again still carries the data and the path.
-    let resaved = state_json(&restored.save_state());
-    let sound: ddsp_plugin::state::StoredSound =
-        serde_json::from_str(resaved["fields"]["sound"].as_str().unwrap()).unwrap();
+    let sound: ddsp_plugin::state::StoredSound = saved_field(&restored, "sound");
     assert_eq!(sound.path.as_deref(), Some(csv_path.to_string_lossy().as_ref()));
     assert_eq!(sound.csv_text().unwrap(), csv);
 }
@@ -100,9 +104,7 @@ fn an_imported_model_is_saved_with_the_project_and_plays_without_its_file() {
     let got = restored.render(48_000, 512, &performance());
     assert_eq!(got, expected, "restored instance renders the model sample-identically");
 
-    let resaved = state_json(&restored.save_state());
-    let model: ddsp_plugin::state::StoredModel =
-        serde_json::from_str(resaved["fields"]["model"].as_str().unwrap()).unwrap();
+    let model: ddsp_plugin::state::StoredModel = saved_field(&restored, "model");
     assert_eq!(model.path.as_deref(), Some(model_path.to_string_lossy().as_ref()));
     assert_eq!(model.bytes().unwrap(), bytes, "the project still carries the instrument file");
 }

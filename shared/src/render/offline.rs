@@ -75,11 +75,6 @@ impl<'a> OfflineRender<'a> {
         }
     }
 
-    /// Samples written so far.
-    pub fn written(&self) -> usize {
-        self.written
-    }
-
     /// Renders the next samples into the front of `block` (at most its length and
     /// [`OFFLINE_BLOCK_SAMPLES`]); returns how many, 0 once the render is complete.
     pub fn next_block(&mut self, block: &mut [f32]) -> usize {
@@ -109,6 +104,20 @@ impl<'a> OfflineRender<'a> {
         }
         n
     }
+
+    /// Renders to the end into memory, telling `on_progress` how many samples each block added.
+    pub fn collect(mut self, mut on_progress: impl FnMut(usize)) -> Vec<f32> {
+        let mut out = Vec::with_capacity(self.estimated_samples());
+        let mut block = vec![0.0f32; OFFLINE_BLOCK_SAMPLES];
+        loop {
+            let n = self.next_block(&mut block);
+            if n == 0 {
+                return out;
+            }
+            out.extend_from_slice(&block[..n]);
+            on_progress(n);
+        }
+    }
 }
 
 /// Output samples one pass of `params`' window of `envelope` takes at the playback rate.
@@ -131,16 +140,7 @@ pub fn render_offline(
     seed: u64,
     length: OfflineLength,
 ) -> Vec<f32> {
-    let mut render = OfflineRender::new(envelope, params, sample_rate_hz, seed, length);
-    let mut out = Vec::with_capacity(render.estimated_samples());
-    let mut block = vec![0.0f32; OFFLINE_BLOCK_SAMPLES];
-    loop {
-        let n = render.next_block(&mut block);
-        if n == 0 {
-            return out;
-        }
-        out.extend_from_slice(&block[..n]);
-    }
+    OfflineRender::new(envelope, params, sample_rate_hz, seed, length).collect(|_| {})
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use ddsp_shared::render::offline::{OfflineLength, OfflineRender, OFFLINE_BLOCK_SAMPLES};
+use ddsp_shared::render::offline::{OfflineLength, OfflineRender};
 use ddsp_shared::render::{self, AnchorMode, BounceParams, RenderParams};
 use ddsp_trainer::wav_io::{write_wav, WavSampleFormat};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -251,7 +251,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(seconds) => OfflineLength::Samples((seconds as f64 * sr).round() as usize),
         None => OfflineLength::Window,
     };
-    let mut render = OfflineRender::new(&envelope, &params, sample_rate_hz as f32, args.seed, length);
+    let render = OfflineRender::new(&envelope, &params, sample_rate_hz as f32, args.seed, length);
     let estimated_samples = render.estimated_samples();
 
     let progress = if estimated_samples as f64 / sr >= PROGRESS_MIN_S {
@@ -265,16 +265,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ProgressBar::hidden()
     };
 
-    let mut samples: Vec<f32> = Vec::with_capacity(estimated_samples);
-    let mut block = vec![0.0f32; OFFLINE_BLOCK_SAMPLES];
-    loop {
-        let n = render.next_block(&mut block);
-        if n == 0 {
-            break;
-        }
-        samples.extend_from_slice(&block[..n]);
-        progress.inc(n as u64);
-    }
+    let samples = render.collect(|n| progress.inc(n as u64));
     progress.finish_and_clear();
 
     let peak = samples.iter().fold(0.0f32, |m, s| m.max(s.abs()));
