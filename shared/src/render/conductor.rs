@@ -44,6 +44,9 @@ pub struct Conductor {
     playhead_frame: f64,
     /// Envelope seconds after the window start that the next step jumps to (host sync).
     pending_seek_s: Option<f64>,
+    /// Array position of the frame found last: the next search starts there, so a voice
+    /// playing forwards finds its frame in one or two comparisons instead of a binary search.
+    last_frame: usize,
 }
 
 /// The window of `params` in `envelope`: first and one-past-last array position, and its
@@ -131,7 +134,8 @@ impl Conductor {
         } else {
             self.read_time_s = self.time_s;
         }
-        let position = locate(envelope, start, end, self.read_time_s);
+        let position = locate(envelope, start, end, self.read_time_s, self.last_frame);
+        self.last_frame = position.a;
         self.playhead_frame = position.a as f64 + position.fraction as f64 * (position.b - position.a) as f64;
 
         self.time_s += rate * dt_s;
@@ -147,12 +151,23 @@ impl Conductor {
     }
 }
 
-/// The frames around envelope time `time_s` inside window `[start, end)`.
-fn locate(envelope: &Envelope, start: usize, end: usize, time_s: f64) -> FramePosition {
+/// The frames around envelope time `time_s` inside window `[start, end)`, looking first at
+/// frame `hint` and the one after it.
+fn locate(envelope: &Envelope, start: usize, end: usize, time_s: f64, hint: usize) -> FramePosition {
     let index_f = time_s * envelope.frame_rate_hz;
-    let frames = &envelope.frame_indices[start..end];
+    let indices = &envelope.frame_indices;
+    // Frame `k` is the answer when its index is <= index_f and the next one's is not (or it is
+    // the window's last, or the window's first and index_f lies before it).
+    let is_answer =
+        |k: usize| (k == start || indices[k] as f64 <= index_f) && (k + 1 >= end || indices[k + 1] as f64 > index_f);
     // Last frame whose index is <= index_f.
-    let a = start + frames.partition_point(|&i| i as f64 <= index_f).saturating_sub(1);
+    let a = if (start..end).contains(&hint) && is_answer(hint) {
+        hint
+    } else if (start..end).contains(&(hint + 1)) && is_answer(hint + 1) {
+        hint + 1
+    } else {
+        start + indices[start..end].partition_point(|&i| i as f64 <= index_f).saturating_sub(1)
+    };
     if a + 1 >= end {
         return FramePosition { a, b: a, fraction: 0.0 };
     }
@@ -169,6 +184,20 @@ mod tests {
         let mut e = Envelope::silent(100.0, 16000.0, indices.len(), 1, 1, 100.0);
         e.frame_indices = indices.to_vec();
         e
+    }
+
+    #[test]
+    fn a_search_from_any_hint_finds_the_frame_a_binary_search_finds() {
+        let e = envelope_with_indices(&[0, 1, 3, 4, 8, 9, 10, 15]);
+        for (start, end) in [(0, 8), (2, 6), (5, 6)] {
+            for t in 0..200 {
+                let time_s = t as f64 * 0.001 - 0.01;
+                let expected = locate(&e, start, end, time_s, usize::MAX - 1);
+                for hint in 0..10 {
+                    assert_eq!(locate(&e, start, end, time_s, hint), expected, "{time_s} s, hint {hint}");
+                }
+            }
+        }
     }
 
     #[test]

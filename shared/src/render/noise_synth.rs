@@ -188,10 +188,14 @@ impl NoiseSynth {
         let level_sq = level_sq(mags.iter().copied()) * gain * gain;
         let silent = bands == 0 || level_sq == 0.0;
         let last_bin = self.spectrum.len() - 1;
+        // Bins above the response's top are silent: their draws are skipped, not made, so the
+        // bins that sound get the same random values as if every bin had drawn.
+        let sounding =
+            if silent { 0 } else { (top_hz(centres_hz) / self.bin_hz).floor().min(last_bin as f32) as usize + 1 };
+        self.spectrum[sounding..].fill(Complex::new(0.0, 0.0));
         let mut band = 0;
-        for (k, bin) in self.spectrum.iter_mut().enumerate() {
-            let magnitude =
-                if silent { 0.0 } else { magnitude_at(k as f32 * self.bin_hz, centres_hz, mags, &mut band) };
+        for (k, bin) in self.spectrum[..sounding].iter_mut().enumerate() {
+            let magnitude = magnitude_at(k as f32 * self.bin_hz, centres_hz, mags, &mut band);
             let (re, im) = self.rng.bipolar_pair();
             *bin = if k == 0 || k == last_bin {
                 // DC and Nyquist bins of a real signal are real.
@@ -200,6 +204,7 @@ impl NoiseSynth {
                 Complex::new(re * magnitude * c, im * magnitude * c)
             };
         }
+        self.rng.skip(self.spectrum.len() - sounding);
         if silent {
             self.frame.fill(0.0);
         } else {
@@ -255,6 +260,14 @@ impl NoiseSynth {
 #[inline]
 pub fn level_sq(mags: impl IntoIterator<Item = f32>) -> f32 {
     mags.into_iter().map(|m| m * m).sum()
+}
+
+/// The frequency from which [`magnitude_at`] is 0 (infinite for a single, flat band).
+fn top_hz(centres_hz: &[f32]) -> f32 {
+    match centres_hz {
+        [] | [_] => f32::INFINITY,
+        [.., before, last] => last + (last - before).max(1e-3),
+    }
 }
 
 /// Magnitude at `f_hz` interpolated between bands; `band` is a cursor that only moves up, as
