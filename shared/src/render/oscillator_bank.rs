@@ -164,7 +164,7 @@ impl OscillatorBank {
             *sums = [0.0; SUM_WIDTH];
         }
         match self.kernel {
-            Kernel::Portable => self.render_chunks(portable::rotate_steady, portable::rotate_chirp),
+            Kernel::Portable => self.render_chunks(portable::rotate::<false>, portable::rotate::<true>),
             // SAFETY: `Kernel::Avx2Fma` is only chosen where the CPU has AVX2 and FMA.
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2Fma => unsafe { self.render_chunks_avx2_fma() },
@@ -183,15 +183,15 @@ impl OscillatorBank {
     unsafe fn render_chunks_avx2_fma(&mut self) {
         // SAFETY (for the kernels): this function only runs where AVX2 and FMA are present.
         self.render_chunks(
-            |re, im, rot, amp, sums| unsafe { avx2_fma::rotate_steady(re, im, rot, amp, sums) },
-            |re, im, rot, chirp, amp, sums| unsafe { avx2_fma::rotate_chirp(re, im, rot, chirp, amp, sums) },
+            |re, im, rot, chirp, amp, sums| unsafe { avx2_fma::rotate::<false>(re, im, rot, chirp, amp, sums) },
+            |re, im, rot, chirp, amp, sums| unsafe { avx2_fma::rotate::<true>(re, im, rot, chirp, amp, sums) },
         );
     }
 
     /// Adds every active partial's samples of one tick into `sums`, ramping frequency and
     /// amplitude from the last targets to the new ones.
     #[inline(always)]
-    fn render_chunks(&mut self, steady_kernel: SteadyKernel, chirp_kernel: ChirpKernel) {
+    fn render_chunks(&mut self, steady_kernel: ChunkKernel, chirp_kernel: ChunkKernel) {
         let chunks = self.active.div_ceil(LANES);
         let inv_tick = 1.0 / CONTROL_TICK_SAMPLES as f32;
         for c in 0..chunks {
@@ -207,19 +207,18 @@ impl OscillatorBank {
             for l in 0..LANES {
                 amp_step[l] = (amp_b[l] - amp_a[l]) * inv_tick;
             }
+            let mut rot_re = [0.0; LANES];
+            let mut rot_im = [0.0; LANES];
             if steady {
-                let mut rot_re = [0.0; LANES];
-                let mut rot_im = [0.0; LANES];
                 for l in 0..LANES {
                     // The constant frequency whose phase after the tick is the chirp's:
                     // N w_a + dw N (N - 1) / 2 = N (w_a + (w_b - w_a) (N - 1) / (2 N)).
                     let omega = omega_a[l] + (omega_b[l] - omega_a[l]) * (0.5 - 0.5 * inv_tick);
                     (rot_im[l], rot_re[l]) = sin_cos_0_to_pi(omega);
                 }
-                steady_kernel(&mut re, &mut im, (&rot_re, &rot_im), (&amp_a, &amp_step), &mut self.sums);
+                let rot = (&rot_re, &rot_im);
+                steady_kernel(&mut re, &mut im, rot, rot, (&amp_a, &amp_step), &mut self.sums);
             } else {
-                let mut rot_re = [0.0; LANES];
-                let mut rot_im = [0.0; LANES];
                 let mut chirp_re = [0.0; LANES];
                 let mut chirp_im = [0.0; LANES];
                 for l in 0..LANES {
@@ -250,12 +249,10 @@ type Rotation<'a> = (&'a Lane, &'a Lane);
 /// A chunk's amplitude at the tick's start and its step per sample.
 type AmpRamp<'a> = (&'a Lane, &'a Lane);
 
-/// Renders one tick of a chunk at constant frequencies into the per-sample sums, advancing the
-/// phasors.
-type SteadyKernel = fn(&mut Lane, &mut Lane, Rotation, AmpRamp, &mut [[f32; SUM_WIDTH]]);
-
-/// As [`SteadyKernel`], the rotator turning by the chirp every sample.
-type ChirpKernel = fn(&mut Lane, &mut Lane, Rotation, Rotation, AmpRamp, &mut [[f32; SUM_WIDTH]]);
+/// Renders one tick of a chunk into the per-sample sums, advancing the phasors `(re, im)` by the
+/// rotator every sample; a chirp kernel also turns the rotator by the chirp every sample (a
+/// steady one ignores the chirp).
+type ChunkKernel = fn(&mut Lane, &mut Lane, Rotation, Rotation, AmpRamp, &mut [[f32; SUM_WIDTH]]);
 
 /// The reference kernels: plain IEEE multiplies and adds, in the order the fast kernels follow.
 mod portable {
@@ -280,26 +277,9 @@ mod portable {
         (*re, *im) = (next_re, next_im);
     }
 
-    /// One complex multiply per partial per sample.
-    pub(super) fn rotate_steady(
-        re: &mut Lane,
-        im: &mut Lane,
-        (rot_re, rot_im): Rotation,
-        (amp_start, amp_step): AmpRamp,
-        sums: &mut [[f32; SUM_WIDTH]],
-    ) {
-        let mut amp = *amp_start;
-        for sample_sums in sums.iter_mut() {
-            accumulate(sample_sums, &amp, im);
-            for l in 0..LANES {
-                turn(&mut re[l], &mut im[l], rot_re[l], rot_im[l]);
-                amp[l] += amp_step[l];
-            }
-        }
-    }
-
-    /// The rotator itself turns by `chirp` every sample: an exact linear chirp.
-    pub(super) fn rotate_chirp(
+    /// One complex multiply per partial per sample, two with `CHIRP` (the rotator itself turns
+    /// by `chirp` every sample: an exact linear chirp).
+    pub(super) fn rotate<const CHIRP: bool>(
         re: &mut Lane,
         im: &mut Lane,
         (rot_re, rot_im): Rotation,
@@ -312,7 +292,9 @@ mod portable {
             accumulate(sample_sums, &amp, im);
             for l in 0..LANES {
                 turn(&mut re[l], &mut im[l], rot_re[l], rot_im[l]);
-                turn(&mut rot_re[l], &mut rot_im[l], chirp_re[l], chirp_im[l]);
+                if CHIRP {
+                    turn(&mut rot_re[l], &mut rot_im[l], chirp_re[l], chirp_im[l]);
+                }
                 amp[l] += amp_step[l];
             }
         }
@@ -343,56 +325,19 @@ mod avx2_fma {
         }
     }
 
-    /// Adds `amp * im` into one sample's sums and turns the phasors by the rotators.
+    /// `(re, im) * (by_re, by_im)`, lane by lane.
     #[inline(always)]
-    unsafe fn sample(
-        sums: &mut [f32; SUM_WIDTH],
-        re: &mut Vectors,
-        im: &mut Vectors,
-        rot: (&Vectors, &Vectors),
-        amp: &mut Vectors,
-        amp_step: &Vectors,
-    ) {
+    unsafe fn turn(re: __m256, im: __m256, by_re: __m256, by_im: __m256) -> (__m256, __m256) {
         unsafe {
-            let mut s = _mm256_loadu_ps(sums.as_ptr());
-            for q in 0..VECTORS {
-                s = _mm256_fmadd_ps(amp[q], im[q], s);
-            }
-            _mm256_storeu_ps(sums.as_mut_ptr(), s);
-            for q in 0..VECTORS {
-                let im_rot_im = _mm256_mul_ps(im[q], rot.1[q]);
-                let im_rot_re = _mm256_mul_ps(im[q], rot.0[q]);
-                im[q] = _mm256_fmadd_ps(re[q], rot.1[q], im_rot_re);
-                re[q] = _mm256_fmsub_ps(re[q], rot.0[q], im_rot_im);
-                amp[q] = _mm256_add_ps(amp[q], amp_step[q]);
-            }
+            let im_by_im = _mm256_mul_ps(im, by_im);
+            let im_by_re = _mm256_mul_ps(im, by_re);
+            (_mm256_fmsub_ps(re, by_re, im_by_im), _mm256_fmadd_ps(re, by_im, im_by_re))
         }
     }
 
-    /// [`super::portable::rotate_steady`] in AVX2 + FMA.
+    /// [`super::portable::rotate`] in AVX2 + FMA.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn rotate_steady(
-        re: &mut Lane,
-        im: &mut Lane,
-        (rot_re, rot_im): Rotation,
-        (amp_start, amp_step): AmpRamp,
-        sums: &mut [[f32; SUM_WIDTH]],
-    ) {
-        unsafe {
-            let (mut re_v, mut im_v) = (load(re), load(im));
-            let (rot_re, rot_im) = (load(rot_re), load(rot_im));
-            let (mut amp, amp_step) = (load(amp_start), load(amp_step));
-            for sample_sums in sums.iter_mut() {
-                sample(sample_sums, &mut re_v, &mut im_v, (&rot_re, &rot_im), &mut amp, &amp_step);
-            }
-            store(&re_v, re);
-            store(&im_v, im);
-        }
-    }
-
-    /// [`super::portable::rotate_chirp`] in AVX2 + FMA.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn rotate_chirp(
+    pub(super) unsafe fn rotate<const CHIRP: bool>(
         re: &mut Lane,
         im: &mut Lane,
         (rot_re, rot_im): Rotation,
@@ -406,12 +351,17 @@ mod avx2_fma {
             let (chirp_re, chirp_im) = (load(chirp_re), load(chirp_im));
             let (mut amp, amp_step) = (load(amp_start), load(amp_step));
             for sample_sums in sums.iter_mut() {
-                sample(sample_sums, &mut re_v, &mut im_v, (&rot_re, &rot_im), &mut amp, &amp_step);
+                let mut s = _mm256_loadu_ps(sample_sums.as_ptr());
                 for q in 0..VECTORS {
-                    let rot_im_chirp_im = _mm256_mul_ps(rot_im[q], chirp_im[q]);
-                    let rot_im_chirp_re = _mm256_mul_ps(rot_im[q], chirp_re[q]);
-                    rot_im[q] = _mm256_fmadd_ps(rot_re[q], chirp_im[q], rot_im_chirp_re);
-                    rot_re[q] = _mm256_fmsub_ps(rot_re[q], chirp_re[q], rot_im_chirp_im);
+                    s = _mm256_fmadd_ps(amp[q], im_v[q], s);
+                }
+                _mm256_storeu_ps(sample_sums.as_mut_ptr(), s);
+                for q in 0..VECTORS {
+                    (re_v[q], im_v[q]) = turn(re_v[q], im_v[q], rot_re[q], rot_im[q]);
+                    if CHIRP {
+                        (rot_re[q], rot_im[q]) = turn(rot_re[q], rot_im[q], chirp_re[q], chirp_im[q]);
+                    }
+                    amp[q] = _mm256_add_ps(amp[q], amp_step[q]);
                 }
             }
             store(&re_v, re);
