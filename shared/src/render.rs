@@ -31,6 +31,7 @@
 
 mod bounce;
 mod conductor;
+mod noise_response;
 mod noise_synth;
 pub mod offline;
 mod oscillator_bank;
@@ -58,6 +59,22 @@ use smoothing::{one_pole_coefficient, Smoothed};
 /// Nyquist to Nyquist), so a partial gliding up to Nyquist disappears smoothly instead of
 /// aliasing or clicking off.
 pub const NYQUIST_FADE_FRACTION: f32 = 0.05;
+
+/// The gain of a partial at `f_hz` under the Nyquist fade of `sample_rate_hz`: 1 below
+/// [`NYQUIST_FADE_FRACTION`] of Nyquist from the top, falling linearly to 0 at Nyquist. The
+/// renderer fades a partial twice over, keeping the smaller gain: at the output's Nyquist for
+/// the frequency it plays at (nothing aliases), and at the envelope's own Nyquist for its
+/// frequency in the data (a partial near the top of a 16 kHz model sounds as it did in
+/// training, where the trainer's synthesiser applies this fade at the model's rate). 1 for an
+/// unusable rate.
+#[inline]
+pub fn nyquist_fade(f_hz: f32, sample_rate_hz: f32) -> f32 {
+    if !(sample_rate_hz.is_finite() && sample_rate_hz > 0.0) {
+        return 1.0;
+    }
+    let nyquist_hz = 0.5 * sample_rate_hz;
+    ((nyquist_hz - f_hz) / (nyquist_hz * NYQUIST_FADE_FRACTION)).clamp(0.0, 1.0)
+}
 
 /// Seed a renderer starts with; see [`Renderer::set_seed`].
 pub const DEFAULT_SEED: u64 = 1;
@@ -318,26 +335,37 @@ impl Renderer {
 
         let stretch = self.bounce.step(&params.bounce, static_stretch, dt_s);
         let position = self.conductor.step(envelope, params, CONTROL_TICK_SAMPLES as f64 / p.sample_rate_hz as f64);
+        // The oscillators and the noise level ramp across the tick to the data's values at
+        // the tick's end, where the conductor now is, so they follow the data on time rather
+        // than a tick late. The last tick of a window (its end is past the data) holds the
+        // values at its start.
+        let tick_end = {
+            let mut at_end = self.conductor;
+            at_end.step(envelope, params, 0.0)
+        };
+        let target = tick_end.or(position);
         let ratio = octaves.exp2();
 
         let harmonics = envelope.harmonic_count.min(MAX_HARMONICS);
-        let nyquist_hz = 0.5 * p.sample_rate_hz;
-        let fade_start_hz = nyquist_hz * (1.0 - NYQUIST_FADE_FRACTION);
+        let envelope_rate_hz = envelope.sample_rate_hz as f32;
         let hz_to_omega = std::f32::consts::TAU / p.sample_rate_hz;
-        let count = match position {
+        let count = match target {
             None => 0,
             Some(pos) => {
                 let anchor_hz = anchor_for(envelope, pos, params.anchor, ratio, manual_anchor_hz);
                 let freqs = FrameLerp::new(envelope.harmonic_count, &envelope.harmonic_freqs_hz, pos);
                 let amps = FrameLerp::new(envelope.harmonic_count, &envelope.harmonic_amps, pos);
                 let freqs_hz = &mut p.partial_freqs_hz[..harmonics];
-                for (k, f_hz) in freqs_hz.iter_mut().enumerate() {
-                    *f_hz = freqs.at(k) * ratio;
+                // Each partial's fade at the envelope's Nyquist, on its frequency in the data,
+                // waits in `amps` while pitch and stretch move the frequencies.
+                for (k, (f_hz, source_fade)) in freqs_hz.iter_mut().zip(&mut p.amps[..harmonics]).enumerate() {
+                    let source_hz = freqs.at(k);
+                    *source_fade = nyquist_fade(source_hz, envelope_rate_hz);
+                    *f_hz = source_hz * ratio;
                 }
                 stretch_all_hz(freqs_hz, anchor_hz, stretch);
-                let fade_width_hz = nyquist_hz - fade_start_hz;
                 for (k, &f_hz) in freqs_hz.iter().enumerate() {
-                    let fade = ((nyquist_hz - f_hz) / fade_width_hz).clamp(0.0, 1.0);
+                    let fade = nyquist_fade(f_hz, p.sample_rate_hz).min(p.amps[k]);
                     p.omegas[k] = f_hz * hz_to_omega;
                     p.amps[k] = amps.at(k) * harmonic_gain * fade;
                 }
@@ -352,12 +380,6 @@ impl Renderer {
         // spectral density at the envelope's own rate (SPEC §4): `density` converts them to
         // this output rate (the GUI is shown them without it).
         let density = noise_density_gain(p.sample_rate_hz, envelope.sample_rate_hz);
-        // The level ramps across the tick to its value at the tick's end, where the conductor
-        // now is, so the ramp is on time rather than a tick late.
-        let tick_end = {
-            let mut at_end = self.conductor;
-            at_end.step(envelope, params, 0.0)
-        };
         let noise_level_sq = match tick_end {
             None => 0.0,
             Some(pos) => {

@@ -7,6 +7,8 @@ use std::process::Command;
 
 use ddsp_tests::cli::{ddsp_command, scratch, TINY_TRAINING};
 use ddsp_trainer::envelope_archive::EnvelopeArchive;
+use ddsp_trainer::train::inference::Instrument;
+use ddsp_trainer::train::training::RunPaths;
 
 /// `ddsp train WAV --out RUN --steps STEPS --no-export`; tests add `TINY`, `--resume` and the like.
 fn train(wav: &Path, run: &Path, steps: usize) -> Command {
@@ -150,6 +152,49 @@ fn tiny_run_lowers_the_loss_resumes_and_exports() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let thin = ddsp_shared::unified_csv::read_path(&folder.join("tone_unified.csv")).unwrap();
     assert_eq!((thin.frame_count(), thin.harmonic_count, thin.noise_band_count), (150, 10, 8));
+}
+
+/// `--reverb`: the learned room is written as a WAV that any convolution reverb loads (the
+/// model's own impulse response, first tap 0), and the report scores the resynthesis both dry
+/// and through that room.
+#[test]
+fn a_reverb_run_writes_its_room_and_scores_with_and_without_it() {
+    let scratch = scratch();
+    let dir = scratch.path();
+    let wav = dir.join("tone.wav");
+    write_tone(&wav);
+    let run = dir.join("run");
+    let out = ddsp_command()
+        .arg("train")
+        .arg(&wav)
+        .arg("--out")
+        .arg(&run)
+        .args(["--steps", "3", "--reverb", "--reverb-s", "0.25"])
+        .args(TINY)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("room_ir.wav"), "the summary names the room: {stderr}");
+
+    let (ir, rate, channels) = ddsp_trainer::wav_io::read_wav_f32(&run.join("room_ir.wav")).unwrap();
+    assert_eq!((rate, channels), (16000, 1));
+    assert_eq!(ir.len(), 4000, "0.25 s at the model rate");
+    assert_eq!(ir[0], 0.0, "the dry path is not in the room");
+    let instrument = Instrument::load(&RunPaths::new(&run)).unwrap();
+    let learned: Vec<f32> =
+        instrument.model.reverb.unwrap().ir.val().into_data().convert::<f32>().try_to_vec().unwrap();
+    assert_eq!(&ir[1..], &learned[1..], "the WAV holds the learned response");
+    assert!(ir.iter().any(|&s| s != 0.0));
+
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("report.json")).unwrap()).unwrap();
+    let file = &report["files"][0];
+    let dry = file["eval"]["spectral_distance"].as_f64().unwrap();
+    let wet = file["eval_with_room"]["spectral_distance"].as_f64().unwrap();
+    assert!(dry > 0.0 && wet > 0.0, "dry {dry}, with room {wet}");
+    let md = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(md.contains("| measure | dry (the exported envelopes) | with the learned room (`room_ir.wav`) |"), "{md}");
+    assert!(md.contains(&format!("| multi-scale spectral distance (DDSP loss) | {dry:.4} | {wet:.4} |")), "{md}");
 }
 
 #[test]

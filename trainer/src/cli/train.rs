@@ -76,9 +76,13 @@ pub struct Args {
     /// Seed of weights, data order and noise: the same seed gives the same run.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Learn a room reverb too (never exported; keeps room sound out of the envelopes).
+    /// Learn a room reverb too: keeps room sound out of the envelopes (which stay dry) and
+    /// writes the room as room_ir.wav in the run folder.
     #[arg(long)]
     pub reverb: bool,
+    /// Length of the learned room with --reverb, seconds (up to 4; default 1).
+    #[arg(long, requires = "reverb")]
+    pub reverb_s: Option<f64>,
     /// Examples never louder than this (dB, A-weighted) are skipped as silent.
     #[arg(long)]
     pub silence_db: Option<f64>,
@@ -99,7 +103,7 @@ impl Args {
         set!(steps <- steps, hidden <- hidden, batch_size <- batch_size, frame_rate_hz <- frame_rate,
              sample_rate_hz <- sample_rate, example_s <- example_s, example_hop_s <- example_hop_s,
              learning_rate <- learning_rate, checkpoint_every <- checkpoint_every, seed <- seed,
-             silence_db <- silence_db);
+             silence_db <- silence_db, reverb_s <- reverb_s);
         c.reverb |= self.reverb;
         c
     }

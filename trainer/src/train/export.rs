@@ -8,11 +8,14 @@
 //!
 //! under `export/<name>/` in the run folder, plus `report.md` and `report.json` with the
 //! `ddsp eval` figures of each resynthesis against its input, and the playable
-//! `instrument.ddsp` (SPEC §9).
+//! `instrument.ddsp` (SPEC §9). A run trained with `--reverb` also gets `room_ir.wav`, the
+//! learned room's impulse response, and its report scores the resynthesis both dry and
+//! through that room.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use burn::tensor::Tensor;
 use ddsp_shared::Envelope;
 
 use super::data::{cached_sources, Source};
@@ -86,7 +89,17 @@ pub fn export_run(paths: &RunPaths, inputs: &[PathBuf], options: &ExportOptions)
         files.push(export_file(&instrument, source, &export_root, options)?);
     }
     let instrument_path = write_instrument_file(paths, &instrument, &sources)?;
+    let room_ir = match &instrument.model.reverb {
+        Some(reverb) => {
+            let path = paths.room_ir();
+            let ir: Vec<f32> = reverb.room().into_data().convert::<f32>().try_to_vec().expect("f32 tensor data");
+            write_wav(&path, &ir, instrument.config.sample_rate_hz, WavSampleFormat::Float32)?;
+            Some(path)
+        }
+        None => None,
+    };
     let summary = ExportSummary {
+        room_ir,
         files,
         report_md: paths.root.join("report.md"),
         report_json: paths.root.join("report.json"),
@@ -139,12 +152,24 @@ fn export_file(
 
     let resynthesis = render_at_model_rate(&env, 1.0, 1.0);
     let eval = evaluate(&source.audio, &resynthesis, config.sample_rate_hz)?;
+    // With a learned room, the resynthesis is scored a second time through it, as training
+    // heard it; the exported envelopes are the dry part.
+    let eval_with_room = match &instrument.model.reverb {
+        Some(reverb) => {
+            let dry =
+                Tensor::<1>::from_floats(resynthesis.as_slice(), &instrument.device).reshape([1, resynthesis.len()]);
+            let wet: Vec<f32> = reverb.forward(dry).into_data().convert::<f32>().try_to_vec().expect("f32 tensor data");
+            Some(evaluate(&source.audio, &wet, config.sample_rate_hz)?)
+        }
+        None => None,
+    };
     Ok(FileReport {
         input: source.path.clone(),
         folder,
         duration_s: frames as f64 / config.frame_rate_hz as f64,
         chunks,
         eval,
+        eval_with_room,
     })
 }
 

@@ -23,8 +23,11 @@ pub struct FileReport {
     pub duration_s: f64,
     /// Chunks written.
     pub chunks: usize,
-    /// `ddsp eval` figures of the resynthesis (mix) against the input at the model rate.
+    /// `ddsp eval` figures of the resynthesis (mix) against the input at the model rate: the
+    /// exported envelopes, dry.
     pub eval: EvalReport,
+    /// The same through the learned room (runs trained with `--reverb`): what training heard.
+    pub eval_with_room: Option<EvalReport>,
 }
 
 /// What [`super::export::export_run`] wrote; its `Display` is the summary printed for the user.
@@ -38,6 +41,8 @@ pub struct ExportSummary {
     pub report_json: PathBuf,
     /// `instrument.ddsp`, the playable instrument.
     pub instrument: PathBuf,
+    /// `room_ir.wav`, the learned room (runs trained with `--reverb`).
+    pub room_ir: Option<PathBuf>,
 }
 
 impl std::fmt::Display for ExportSummary {
@@ -57,8 +62,40 @@ impl std::fmt::Display for ExportSummary {
             "instrument: {} (import it into the plugin in Model mode, or `ddsp play --model`)",
             self.instrument.display()
         )?;
+        if let Some(room) = &self.room_ir {
+            writeln!(f, "room: {} (the learned room's impulse response, for any convolution reverb)", room.display())?;
+        }
         write!(f, "report: {} and {}", self.report_md.display(), self.report_json.display())
     }
+}
+
+/// One table of `ddsp eval` figures with a column per resynthesis.
+fn write_eval_table(md: &mut String, columns: &[(&str, &EvalReport)]) {
+    let row = |md: &mut String, measure: &str, value: &dyn Fn(&EvalReport) -> String| {
+        let values: Vec<String> = columns.iter().map(|(_, e)| value(e)).collect();
+        let _ = writeln!(md, "| {measure} | {} |", values.join(" | "));
+    };
+    let titles: Vec<&str> = columns.iter().map(|(title, _)| *title).collect();
+    let _ = writeln!(md, "| measure | {} |\n|---|{}", titles.join(" | "), "---|".repeat(columns.len()));
+    row(md, "multi-scale spectral distance (DDSP loss)", &|e| format!("{:.4}", e.spectral_distance));
+    for (i, s) in columns[0].1.scales.iter().enumerate() {
+        row(md, &format!("FFT {}: magnitude L1 / log-magnitude L1", s.fft_size), &|e| {
+            let s = &e.scales[i];
+            format!("{:.5} / {:.4}", s.magnitude_l1, s.log_magnitude_l1)
+        });
+    }
+    let cents = |c: Option<f32>| c.map_or("n/a".to_string(), |c| format!("{c:.1} cents"));
+    row(md, "f0 error, mean / median (frames voiced in both, of those voiced in the input)", &|e| {
+        format!(
+            "{} / {} ({} of {})",
+            cents(e.f0_error_cents_mean),
+            cents(e.f0_error_cents_median),
+            e.voiced_frames_both,
+            e.voiced_frames_reference
+        )
+    });
+    row(md, "loudness error, mean", &|e| format!("{:.2} dB", e.loudness_error_db_mean));
+    md.push('\n');
 }
 
 /// Writes `report.md` and `report.json` for `summary`.
@@ -92,26 +129,21 @@ pub fn write_reports(paths: &RunPaths, config: &TrainConfig, summary: &ExportSum
     for f in &summary.files {
         let _ = writeln!(md, "### {}\n", f.input.display());
         let _ = writeln!(md, "{:.1} s, {} chunk(s) in `{}`.\n", f.duration_s, f.chunks, f.folder.display());
-        let e = &f.eval;
-        let _ = writeln!(md, "| measure | value |\n|---|---|");
-        let _ = writeln!(md, "| multi-scale spectral distance (DDSP loss) | {:.4} |", e.spectral_distance);
-        for s in &e.scales {
-            let _ = writeln!(
-                md,
-                "| FFT {}: magnitude L1 / log-magnitude L1 | {:.5} / {:.4} |",
-                s.fft_size, s.magnitude_l1, s.log_magnitude_l1
-            );
+        let mut columns = vec![("dry (the exported envelopes)", &f.eval)];
+        if let Some(wet) = &f.eval_with_room {
+            columns.push(("with the learned room (`room_ir.wav`)", wet));
         }
-        let cents = |c: Option<f32>| c.map_or("n/a".to_string(), |c| format!("{c:.1} cents"));
+        write_eval_table(&mut md, &columns);
+    }
+    if let Some(room) = &summary.room_ir {
         let _ = writeln!(
             md,
-            "| f0 error, mean / median (frames voiced in both: {} of {}) | {} / {} |",
-            e.voiced_frames_both,
-            e.voiced_frames_reference,
-            cents(e.f0_error_cents_mean),
-            cents(e.f0_error_cents_median)
+            "The learned room is `{}`: an impulse response at {} Hz to load into any convolution reverb (its first \
+             tap is 0, so play it 100 % wet beside the dry signal, as the model adds it). The exported envelopes \
+             and previews are dry.\n",
+            room.file_name().map_or_else(|| room.display().to_string(), |n| n.to_string_lossy().into_owned()),
+            config.sample_rate_hz
         );
-        let _ = writeln!(md, "| loudness error, mean | {:.2} dB |\n", e.loudness_error_db_mean);
     }
     ddsp_shared::atomic_file::write_atomically(&summary.report_md, |w| -> std::io::Result<()> {
         std::io::Write::write_all(w, md.as_bytes())
@@ -124,6 +156,7 @@ pub fn write_reports(paths: &RunPaths, config: &TrainConfig, summary: &ExportSum
             "seconds_per_step": e.elapsed_s / e.step.max(1) as f64,
         })),
         "files": summary.files,
+        "room_ir": summary.room_ir,
     });
     let text = serde_json::to_vec_pretty(&json)?;
     ddsp_shared::atomic_file::write_atomically(&summary.report_json, |w| -> std::io::Result<()> {

@@ -11,13 +11,14 @@
 //!
 //! Filtered noise (DDSP `FilteredNoise`): magnitudes → zero-phase impulse response (inverse
 //! real FFT) → centred and Hann-windowed → FFT convolution with uniform noise in [-1, 1), frame
-//! by frame, overlap-added.
+//! by frame, overlap-added, each frame's noise centred on its frame's time.
 
 use burn::module::{Module, Param};
 use burn::nn::Initializer;
 use burn::signal::{hann_window, irfft, rfft};
 use burn::tensor::ops::PadMode;
 use burn::tensor::{Device, Tensor};
+use ddsp_shared::render::nyquist_fade;
 use ddsp_shared::render::random::Random;
 
 /// The CPU-side inputs of one batch that carry no gradient.
@@ -72,7 +73,9 @@ impl SynthInputs {
 ///
 /// The fundamental's frequency is interpolated linearly from frame `i` (at sample `i·hop`) to
 /// frame `i+1` (held after the last frame); the phase starts at 0 and advances by
-/// `2π f / sample_rate` after each sample, as the shared renderer's oscillators do.
+/// `2π f / sample_rate` after each sample, as the shared renderer's oscillators do. Each
+/// harmonic carries the renderer's Nyquist fade at its frequency ([`nyquist_fade`]), so a
+/// partial near the top sounds in training as it does when the export is played.
 pub fn fill_sine_table(f0_hz: &[f32], hop: usize, harmonics: usize, sample_rate_hz: f32, out: &mut [f32]) {
     let frames = f0_hz.len();
     assert_eq!(out.len(), frames * hop * 2 * harmonics);
@@ -87,14 +90,15 @@ pub fn fill_sine_table(f0_hz: &[f32], hop: usize, harmonics: usize, sample_rate_
             let row = &mut out[(i * hop + j) * 2 * harmonics..(i * hop + j + 1) * 2 * harmonics];
             // sin(kφ), cos(kφ) by rotation: exact to ~1e-13 over 60 harmonics in f64.
             let (mut s, mut c) = (s1, c1);
+            let f = f_a + (f_b - f_a) * w;
             for k in 0..harmonics {
-                row[k] = (s * (1.0 - w)) as f32;
-                row[harmonics + k] = (s * w) as f32;
+                let faded = s * f64::from(nyquist_fade((f * (k + 1) as f64) as f32, sample_rate_hz));
+                row[k] = (faded * (1.0 - w)) as f32;
+                row[harmonics + k] = (faded * w) as f32;
                 let s_next = s * c1 + c * s1;
                 c = c * c1 - s * s1;
                 s = s_next;
             }
-            let f = f_a + (f_b - f_a) * w;
             phase = (phase + tau * f / sample_rate_hz as f64) % tau;
         }
     }
@@ -144,9 +148,16 @@ pub fn filtered_noise(noise_mags: Tensor<3>, noise_frames: Tensor<3>) -> Tensor<
     let y_im = x_re * h_im + x_im * h_re;
     let y = irfft(y_re, y_im, 2, Some(fft_len));
     let full = overlap_add(y, hop);
-    // Remove the impulse response's centring delay.
-    let start = ir_len / 2;
-    full.slice([0..b, start..start + t * hop])
+    // Remove the impulse response's centring delay, and centre each frame's noise on its frame
+    // time: frame `i` sounds from `i·hop - hop/2` to `i·hop + hop/2`, where the harmonics reach
+    // frame `i`'s amplitudes and where the renderer plays frame `i`'s magnitudes (a CSV's frame
+    // describes its own time). Held from `i·hop` on, as DDSP does, the noise would sound half a
+    // frame later than the harmonics, and 10 ms later at 50 frames/s than it plays.
+    let start = ir_len / 2 + hop / 2;
+    let end = start + t * hop;
+    let have = full.dims()[1];
+    let full = if have < end { full.pad([(0, end - have)], PadMode::Constant(0.0)) } else { full };
+    full.slice([0..b, start..end])
 }
 
 /// Overlap-add of frames `[B, T, L]` placed `hop` samples apart: `[B, (T + ⌈L/hop⌉ - 1)·hop]`.
@@ -180,15 +191,23 @@ impl Reverb {
         Self { ir: Initializer::Normal { mean: 0.0, std: 1e-6 }.init([len.max(2)], device) }
     }
 
+    /// The room as the model adds it: the impulse response with its first tap masked to 0
+    /// (`[L]`). `room_ir.wav` holds it.
+    pub fn room(&self) -> Tensor<1> {
+        let ir = self.ir.val();
+        let len = ir.dims()[0];
+        ir.slice_dim(0, 1..len).pad([(1, 0)], PadMode::Constant(0.0))
+    }
+
     /// Dry + wet.
     ///
     /// # Shapes
     /// - audio: `[B, N]` → `[B, N]`
     pub fn forward(&self, audio: Tensor<2>) -> Tensor<2> {
         let [b, n] = audio.dims();
-        let ir = self.ir.val();
+        let ir = self.room();
         let len = ir.dims()[0];
-        let ir = ir.slice_dim(0, 1..len).pad([(1, 0)], PadMode::Constant(0.0)).reshape([1, len]);
+        let ir = ir.reshape([1, len]);
         let fft_len = (n + len - 1).next_power_of_two();
         let (a_re, a_im) = rfft(audio.clone(), 1, Some(fft_len));
         let (h_re, h_im) = rfft(ir, 1, Some(fft_len));
@@ -222,6 +241,7 @@ mod tests {
     use super::*;
     use ddsp_shared::render::{RenderParams, Renderer};
     use ddsp_shared::Envelope;
+    use std::f64::consts::TAU;
 
     fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         t.to_data().try_to_vec().unwrap()
@@ -281,162 +301,310 @@ mod tests {
         assert_eq!(out, vec![1.0, 2.0, 3.0, 14.0, 25.0, 30.0, 40.0, 50.0, 0.0]);
     }
 
-    /// The envelope both synthesisers play in the agreement tests: 1.5 s at 250 frames/s,
-    /// 16 kHz, f0 ≈ 110 Hz with 5.5 Hz vibrato (so all 60 harmonics stay below the renderer's
-    /// Nyquist fade, which starts at 95 % of Nyquist), harmonic amplitudes ∝ 1/k with a
-    /// 2 Hz tremolo, and smooth noise magnitudes falling with frequency.
+    // The strict agreement of this synthesiser and the shared renderer: what the trainer
+    // learns through `synthesize` is what `ddsp render` and the plugin play (SPEC §4, §6).
+
+    /// The model's sample rate, frame rate and length in the agreement envelope.
+    const MODEL_RATE_HZ: f64 = 16_000.0;
+    const FRAME_RATE_HZ: f64 = 250.0;
+    const FRAMES: usize = 400;
+    const HARMONICS: usize = 60;
+    const BANDS: usize = 65;
+    /// The segments compared, seconds.
+    const SEGMENT_S: f64 = 0.02;
+    /// Spacing of the zero-padded spectrum's bins, the same at every rate, Hz.
+    const BIN_HZ: f64 = 15.625;
+
+    /// Time-varying controls, 1.6 s at 250 frames/s and 16 kHz:
+    /// - f0 220 Hz, gliding up an octave from 0.2 to 1.2 s, with a 5.5 Hz vibrato of ±1 %; at
+    ///   440 Hz harmonic 18 sits in the Nyquist fade (7.6 to 8 kHz) and those above it are
+    ///   above Nyquist,
+    /// - harmonic amplitudes 0.3/k times a level that ramps up over 0.2 s, down to 0.4 from 0.6
+    ///   to 0.8 s, steps up to 1 at 1.0 s and down to 0.25 at 1.3 s,
+    /// - noise bursts: a smooth spectrum falling 9 dB from 0 to 8 kHz from 0.1 to 0.5 s and from
+    ///   1.3 to 1.44 s, and one band alone (band 20, 2.5 kHz) from 0.7 to 1.1 s.
     fn agreement_envelope() -> Envelope {
-        let (fr, sr, frames) = (250.0, 16000.0, 375);
-        let mut env = Envelope::silent(fr, sr, frames, 60, 65, 110.0);
-        for i in 0..frames {
-            let t = i as f64 / fr;
-            let f0 = (110.0 * (1.0 + 0.03 * (std::f64::consts::TAU * 5.5 * t).sin())) as f32;
-            env.f0_hz[i] = f0;
-            let tremolo = (0.6 + 0.4 * (std::f64::consts::TAU * 2.0 * t).cos()) as f32;
-            for k in 0..60 {
-                env.harmonic_freqs_hz[i * 60 + k] = f0 * (k + 1) as f32;
-                env.harmonic_amps[i * 60 + k] = 0.2 * tremolo / (k + 1) as f32;
+        let mut env = Envelope::silent(FRAME_RATE_HZ, MODEL_RATE_HZ, FRAMES, HARMONICS, BANDS, 220.0);
+        for i in 0..FRAMES {
+            let t = i as f64 / FRAME_RATE_HZ;
+            let glide = (t - 0.2).clamp(0.0, 1.0);
+            let f0 = 220.0 * 2f64.powf(glide) * (1.0 + 0.01 * (TAU * 5.5 * t).sin());
+            let level = match t {
+                t if t < 0.2 => t / 0.2,
+                t if t < 0.6 => 1.0,
+                t if t < 0.8 => 1.0 - 0.6 * (t - 0.6) / 0.2,
+                t if t < 1.0 => 0.4,
+                t if t < 1.3 => 1.0,
+                _ => 0.25,
+            };
+            env.f0_hz[i] = f0 as f32;
+            for k in 0..HARMONICS {
+                env.harmonic_freqs_hz[i * HARMONICS + k] = (f0 * (k + 1) as f64) as f32;
+                env.harmonic_amps[i * HARMONICS + k] = (0.3 * level / (k + 1) as f64) as f32;
             }
-            for b in 0..65 {
-                let centre = env.band_centres_hz[i * 65 + b];
-                env.band_mags[i * 65 + b] = 0.02 * (-centre / 2500.0).exp();
+            let smooth = (0.1..0.5).contains(&t) || (1.3..1.44).contains(&t);
+            let single = (0.7..1.1).contains(&t);
+            for b in 0..BANDS {
+                let centre = env.band_centres_hz[i * BANDS + b];
+                env.band_mags[i * BANDS + b] = if smooth {
+                    0.02 * (-centre / 8000.0).exp()
+                } else if single && b == 20 {
+                    0.05
+                } else {
+                    0.0
+                };
             }
         }
         env
     }
 
-    fn train_synth(env: &Envelope, harmonics: bool, noise: bool) -> Vec<f32> {
-        let device = Device::flex();
-        let frames = env.frame_count();
-        let hop = (env.sample_rate_hz / env.frame_rate_hz) as usize;
-        let inputs = SynthInputs::new(&env.f0_hz, 1, frames, hop, 60, env.sample_rate_hz as f32, 9, &device);
-        let amps = Tensor::<1>::from_floats(env.harmonic_amps.as_slice(), &device).reshape([1, frames, 60]);
-        let mags = Tensor::<1>::from_floats(env.band_mags.as_slice(), &device).reshape([1, frames, 65]);
-        let h = if harmonics { 1.0 } else { 0.0 };
-        let n = if noise { 1.0 } else { 0.0 };
-        let audio = harmonic_audio(amps, inputs.sine_table).mul_scalar(h)
-            + filtered_noise(mags, inputs.noise_frames).mul_scalar(n);
-        to_vec(audio)
+    fn model_hop() -> usize {
+        (MODEL_RATE_HZ / FRAME_RATE_HZ) as usize
     }
 
-    fn shared_render(env: &Envelope, harmonics: bool, noise: bool) -> Vec<f32> {
-        let mut r = Renderer::new();
-        r.prepare(env.sample_rate_hz as f32, 256);
+    /// The harmonics of `env` through the trainer's synthesiser.
+    fn synth_harmonics(env: &Envelope) -> Vec<f32> {
+        let device = Device::flex();
+        let inputs = SynthInputs::new(&env.f0_hz, 1, FRAMES, model_hop(), HARMONICS, MODEL_RATE_HZ as f32, 9, &device);
+        let amps = Tensor::<1>::from_floats(env.harmonic_amps.as_slice(), &device).reshape([1, FRAMES, HARMONICS]);
+        to_vec(harmonic_audio(amps, inputs.sine_table))
+    }
+
+    /// `realisations` renders of the noise of `env` through the trainer's synthesiser, each
+    /// with its own noise, handed to `each`.
+    fn synth_noise(env: &Envelope, realisations: usize, mut each: impl FnMut(&[f32])) {
+        let device = Device::flex();
+        let hop = model_hop();
+        let mut rng = Random::new(77);
+        let mut done = 0;
+        while done < realisations {
+            let batch = (realisations - done).min(32);
+            let noise: Vec<f32> = (0..batch * FRAMES * hop).map(|_| rng.bipolar()).collect();
+            let noise = Tensor::<1>::from_floats(noise.as_slice(), &device).reshape([batch, FRAMES, hop]);
+            let mags = Tensor::<1>::from_floats(env.band_mags.as_slice(), &device)
+                .reshape([1, FRAMES, BANDS])
+                .repeat_dim(0, batch);
+            to_vec(filtered_noise(mags, noise)).chunks(FRAMES * hop).for_each(&mut each);
+            done += batch;
+        }
+    }
+
+    /// `env` through the shared renderer at `rate_hz`, harmonics or noise alone.
+    fn render_at(env: &Envelope, rate_hz: f64, harmonics: bool, seed: u64) -> Vec<f32> {
+        let mut renderer = Renderer::new();
+        renderer.set_seed(seed);
+        renderer.prepare(rate_hz as f32, 512);
         let params = RenderParams {
             harmonic_volume: if harmonics { 1.0 } else { 0.0 },
-            noise_volume: if noise { 1.0 } else { 0.0 },
+            noise_volume: if harmonics { 0.0 } else { 1.0 },
             ..RenderParams::default()
         };
-        let samples = (env.duration_s() * env.sample_rate_hz).round() as usize;
-        let mut out = vec![0.0; samples];
-        for block in out.chunks_mut(256) {
-            r.process(env, &params, block);
+        let mut out = vec![0.0; (env.duration_s() * rate_hz).round() as usize];
+        for block in out.chunks_mut(512) {
+            renderer.process(env, &params, block);
         }
         out
     }
 
-    /// Average power spectrum (Hann, 512 points, 50 % overlap), in dB, of `x[skip..]`.
-    fn welch_db(x: &[f32], skip: usize) -> Vec<f64> {
-        let n = 512;
-        let mut planner = realfft::RealFftPlanner::<f64>::new();
-        let fft = planner.plan_fft_forward(n);
-        let mut acc = vec![0.0f64; n / 2 + 1];
-        let mut count = 0;
-        let mut start = skip;
-        while start + n <= x.len() {
-            let mut frame: Vec<f64> = (0..n)
-                .map(|i| {
-                    let w = 0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / n as f64).cos();
-                    x[start + i] as f64 * w
-                })
-                .collect();
-            let mut spec = fft.make_output_vec();
-            fft.process(&mut frame, &mut spec).unwrap();
-            for (a, c) in acc.iter_mut().zip(&spec) {
-                *a += c.norm_sqr();
-            }
-            count += 1;
-            start += n / 2;
-        }
-        acc.iter().map(|p| 10.0 * (p / count as f64 + 1e-20).log10()).collect()
+    /// How [`segment_spectra`] scales a spectrum.
+    #[derive(Clone, Copy)]
+    enum Scale {
+        /// A sine of amplitude `a` peaks near `a²/4`, at any rate.
+        Sine,
+        /// Power density per hertz: white noise of variance `v` at rate `r` gives `v / r` per bin.
+        Density,
     }
 
-    /// Harmonics: both synthesisers sum the same sines (cumulative phase of the linearly
-    /// interpolated f0, amplitudes interpolated linearly between frames), but the renderer
-    /// reads its controls once per 32-sample tick and ramps to them over the next tick (a 2 ms
-    /// lag) and so starts its partials at other phases; the waveforms therefore differ while
-    /// what is heard, each partial's level over time, is the same. The test compares that:
-    /// every harmonic's peak in a 1024-point STFT (Hann, hop 256), frame by frame after the
-    /// first 50 ms, for partials within 40 dB of the loudest. Tolerance: median difference
-    /// below 0.5 dB and 95th percentile below 2 dB. A 2 ms lag moves a 2 Hz tremolo by well
-    /// under 0.1 dB; a level mistake (×2 is 6 dB), a wrong harmonic number or interpolation
-    /// between the wrong frames fails it.
-    #[test]
-    fn harmonic_bank_matches_the_shared_renderer_partial_by_partial() {
-        let env = agreement_envelope();
-        let ours = train_synth(&env, true, false);
-        let theirs = shared_render(&env, true, false);
-        assert_eq!(ours.len(), theirs.len());
-        let n = 1024;
-        let mut planner = realfft::RealFftPlanner::<f64>::new();
-        let fft = planner.plan_fft_forward(n);
-        let spectrum = |x: &[f32], start: usize| -> Vec<f64> {
-            let mut frame: Vec<f64> = (0..n)
-                .map(|i| x[start + i] as f64 * (0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / n as f64).cos()))
-                .collect();
-            let mut spec = fft.make_output_vec();
-            fft.process(&mut frame, &mut spec).unwrap();
-            spec.iter().map(|c| c.norm()).collect()
+    /// Power spectrum of each 20 ms segment of `x` at `rate_hz` (Hann-windowed, zero-padded to
+    /// bins of [`BIN_HZ`]).
+    fn segment_spectra(x: &[f32], rate_hz: f64, scale: Scale) -> Vec<Vec<f64>> {
+        let len = (SEGMENT_S * rate_hz).round() as usize;
+        let n = (rate_hz / BIN_HZ).round() as usize;
+        let window: Vec<f64> = (0..len).map(|i| 0.5 - 0.5 * (TAU * (i as f64 + 0.5) / len as f64).cos()).collect();
+        let norm = match scale {
+            Scale::Sine => window.iter().sum::<f64>().powi(2),
+            Scale::Density => window.iter().map(|w| w * w).sum::<f64>() * rate_hz,
         };
-        let bin_hz = env.sample_rate_hz / n as f64;
-        let mut diffs_db = Vec::new();
-        let mut start = 800;
-        while start + n <= ours.len() {
-            let (a, b) = (spectrum(&ours, start), spectrum(&theirs, start));
-            let centre = start + n / 2;
-            let f0 = env.f0_hz[(centre as f64 * env.frame_rate_hz / env.sample_rate_hz) as usize] as f64;
-            let loudest = b.iter().fold(0.0f64, |m, &v| m.max(v));
-            for k in 1..=60 {
-                let bin = (k as f64 * f0 / bin_hz).round() as usize;
-                let peak =
-                    |s: &[f64]| s[bin.saturating_sub(3)..(bin + 4).min(s.len())].iter().fold(0.0f64, |m, &v| m.max(v));
-                let (pa, pb) = (peak(&a), peak(&b));
-                if pb > loudest * 0.01 {
-                    diffs_db.push((20.0 * (pa / pb).log10()).abs());
+        let fft = realfft::RealFftPlanner::<f64>::new().plan_fft_forward(n);
+        x.chunks_exact(len)
+            .map(|segment| {
+                let mut frame = vec![0.0f64; n];
+                for ((f, &s), &w) in frame.iter_mut().zip(segment).zip(&window) {
+                    *f = s as f64 * w;
+                }
+                let mut spectrum = fft.make_output_vec();
+                fft.process(&mut frame, &mut spectrum).unwrap();
+                spectrum.iter().map(|c| c.norm_sqr() / norm).collect()
+            })
+            .collect()
+    }
+
+    /// The envelope's f0 at `t_s`, linearly between frames.
+    fn f0_at(env: &Envelope, t_s: f64) -> f64 {
+        let pos = (t_s * FRAME_RATE_HZ).min((FRAMES - 1) as f64);
+        let (a, frac) = (pos.floor() as usize, pos.fract());
+        let b = (a + 1).min(FRAMES - 1);
+        env.f0_hz[a] as f64 * (1.0 - frac) + env.f0_hz[b] as f64 * frac
+    }
+
+    /// Per segment: the pitch measured from harmonics 1-4 (peaks interpolated on a parabola
+    /// of log power), and each harmonic's peak level in dB (harmonics below 8 kHz).
+    fn harmonic_analysis(env: &Envelope, spectra: &[Vec<f64>]) -> Vec<(f64, Vec<f64>)> {
+        spectra
+            .iter()
+            .enumerate()
+            .map(|(s, spectrum)| {
+                let f0 = f0_at(env, (s as f64 + 0.5) * SEGMENT_S);
+                let peak = |k: usize| {
+                    let lo = ((k as f64 - 0.3) * f0 / BIN_HZ) as usize;
+                    let hi = (((k as f64 + 0.3) * f0 / BIN_HZ) as usize).min(spectrum.len() - 2);
+                    (lo..=hi).max_by(|&a, &b| spectrum[a].total_cmp(&spectrum[b])).unwrap()
+                };
+                let mut weighted = 0.0;
+                for k in 1..=4 {
+                    let i = peak(k);
+                    let (l, c, r) = (spectrum[i - 1].ln(), spectrum[i].ln(), spectrum[i + 1].ln());
+                    let offset = 0.5 * (l - r) / (l - 2.0 * c + r);
+                    weighted += (i as f64 + offset) * BIN_HZ;
+                }
+                let levels = (1..=HARMONICS)
+                    .take_while(|&k| k as f64 * f0 < 0.5 * MODEL_RATE_HZ)
+                    .map(|k| 10.0 * spectrum[peak(k)].log10())
+                    .collect();
+                (weighted / 10.0, levels)
+            })
+            .collect()
+    }
+
+    /// The harmonics, on time-varying controls ([`agreement_envelope`]), per 20 ms segment,
+    /// against the trainer's synthesiser at the model rate (16 kHz), for the renderer at 16 kHz
+    /// and at 48 kHz: every harmonic within 30 dB of the segment's loudest has the same level
+    /// within 0.5 dB, through the glide, vibrato, ramps, steps and the Nyquist fade; the pitch
+    /// (from harmonics 1-4) agrees within 5 cents; and the 48 kHz render has nothing above the
+    /// model's Nyquist (60 dB down). A level mistake, a harmonic outside the fade or controls a
+    /// tick late (2 dB off on the first ramp, 3.6 cents behind in the vibrato) fails it.
+    #[test]
+    fn the_renderer_plays_the_harmonics_the_synthesiser_learns_segment_by_segment() {
+        let env = agreement_envelope();
+
+        let synth = harmonic_analysis(&env, &segment_spectra(&synth_harmonics(&env), MODEL_RATE_HZ, Scale::Sine));
+        for rate_hz in [MODEL_RATE_HZ, 48_000.0] {
+            let audio = render_at(&env, rate_hz, true, 1);
+            let spectra = segment_spectra(&audio, rate_hz, Scale::Sine);
+            let rendered = harmonic_analysis(&env, &spectra);
+            assert_eq!(rendered.len(), synth.len(), "segments at {rate_hz} Hz");
+            let (mut compared, mut worst_db, mut worst_cents) = (0, (0.0f64, 0, 0), (0.0f64, 0));
+            for (s, ((pitch_a, levels_a), (pitch_b, levels_b))) in synth.iter().zip(&rendered).enumerate() {
+                let cents = 1200.0 * (pitch_b / pitch_a).log2();
+                if cents.abs() > worst_cents.0.abs() {
+                    worst_cents = (cents, s);
+                }
+                let loudest = levels_a.iter().fold(f64::MIN, |m, &l| m.max(l));
+                for (k, (&a, &b)) in levels_a.iter().zip(levels_b).enumerate() {
+                    if a > loudest - 30.0 {
+                        compared += 1;
+                        if (b - a).abs() > worst_db.0.abs() {
+                            worst_db = (b - a, s, k + 1);
+                        }
+                    }
                 }
             }
-            start += 256;
+            eprintln!(
+                "harmonics at {rate_hz} Hz: {compared} compared, worst {:.3} dB, pitch worst {:.3} cents",
+                worst_db.0, worst_cents.0
+            );
+            assert!(compared > 1500, "too few harmonics compared at {rate_hz} Hz: {compared}");
+            assert!(
+                worst_db.0.abs() < 0.5,
+                "at {rate_hz} Hz harmonic {} in segment {} is {:.2} dB off",
+                worst_db.2,
+                worst_db.1,
+                worst_db.0
+            );
+            assert!(
+                worst_cents.0.abs() < 5.0,
+                "at {rate_hz} Hz segment {} is {:.2} cents off",
+                worst_cents.1,
+                worst_cents.0
+            );
+            if rate_hz == MODEL_RATE_HZ {
+                continue;
+            }
+            let above: f64 = spectra.iter().map(|s| s[(8100.0 / BIN_HZ) as usize..].iter().sum::<f64>()).sum();
+            let total: f64 = spectra.iter().map(|s| s.iter().sum::<f64>()).sum();
+            assert!(
+                above < total * 1e-6,
+                "at {rate_hz} Hz {:.1} dB sits above the model's Nyquist",
+                10.0 * (above / total).log10()
+            );
         }
-        diffs_db.sort_by(f64::total_cmp);
-        assert!(diffs_db.len() > 500, "too few partials compared: {}", diffs_db.len());
-        let median = diffs_db[diffs_db.len() / 2];
-        let p95 = diffs_db[diffs_db.len() * 95 / 100];
-        assert!(median < 0.5 && p95 < 2.0, "partial levels differ: median {median:.2} dB, 95th percentile {p95:.2} dB");
     }
 
-    /// Noise: the generators differ (random sequences and method), so only the spectra can
-    /// agree. Tolerance: the average power spectra (0.2-7 kHz, in 8-bin groups of 250 Hz)
-    /// differ by at most 1.5 dB on average and 3 dB in any group. The estimate's own spread
-    /// over 1.5 s is about ±0.3 dB per group; a level or colour mistake (a factor of 2 in
-    /// amplitude is 6 dB, a wrong band layout tilts the spectrum by many dB) fails it.
+    /// The noise, on the same controls, per 20 ms segment, against the trainer's synthesiser
+    /// at the model rate, for the renderer at 16 kHz and at 48 kHz: every noise band within
+    /// 10 dB of the segment's loudest has the same power density within 1 dB, for the smooth
+    /// bursts (all 63 bands between the edge bands) and the band alone, which DDSP's windowed
+    /// filter spreads over three bands (docs/CSV_FORMAT.md). The two sides draw different
+    /// noise, so the powers are means over 1024 renders each; their own spread is about
+    /// 0.15 dB per band and segment.
+    ///
+    /// Not held to 1 dB: the bands two away from a band alone, 23 dB below it, where the
+    /// renderer's 8 ms noise frames leak a few dB more than the exact filter (0.5 % of the
+    /// bump's power).
+    ///
+    /// A level mistake, a filter of another shape (linear interpolation between centres made a
+    /// band alone 2.5 dB louder and its neighbours far softer) or a wrong density at 48 kHz
+    /// (4.8 dB) fails it.
     #[test]
-    fn filtered_noise_matches_the_shared_renderer_in_spectrum_and_level() {
+    fn the_renderer_plays_the_noise_the_synthesiser_learns_segment_by_segment() {
         let env = agreement_envelope();
-        let ours = welch_db(&train_synth(&env, false, true), 800);
-        let theirs = welch_db(&shared_render(&env, false, true), 800);
-        let bin_hz = 16000.0 / 512.0;
-        let mut diffs = Vec::new();
-        let mut k = (200.0 / bin_hz) as usize;
-        while (k + 8) as f64 * bin_hz <= 7000.0 {
-            let mean = |v: &[f64]| v[k..k + 8].iter().map(|d| 10f64.powf(d / 10.0)).sum::<f64>() / 8.0;
-            diffs.push(10.0 * (mean(&ours) / mean(&theirs)).log10());
-            k += 8;
+        let realisations = 1024;
+        let band_density = |x: &[f32], rate_hz: f64, acc: &mut Vec<[f64; BANDS]>| {
+            let spectra = segment_spectra(x, rate_hz, Scale::Density);
+            acc.resize(spectra.len(), [0.0; BANDS]);
+            for (bands, spectrum) in acc.iter_mut().zip(&spectra) {
+                for (i, p) in spectrum.iter().enumerate() {
+                    let band = ((i as f64 * BIN_HZ) / 125.0).round() as usize;
+                    if band < BANDS {
+                        bands[band] += p / realisations as f64;
+                    }
+                }
+            }
+        };
+        let mut synth = Vec::new();
+        synth_noise(&env, realisations, |x| band_density(x, MODEL_RATE_HZ, &mut synth));
+        let loudest_segment = synth.iter().map(|b| b.iter().sum::<f64>()).fold(0.0, f64::max);
+        for rate_hz in [MODEL_RATE_HZ, 48_000.0] {
+            let mut rendered = Vec::new();
+            for seed in 0..realisations as u64 {
+                band_density(&render_at(&env, rate_hz, false, 1000 + seed), rate_hz, &mut rendered);
+            }
+            assert_eq!(rendered.len(), synth.len(), "segments at {rate_hz} Hz");
+            let (mut compared, mut worst) = (0, (0.0f64, 0, 0));
+            for (s, (a, b)) in synth.iter().zip(&rendered).enumerate() {
+                if a.iter().sum::<f64>() < loudest_segment * 0.1 {
+                    continue;
+                }
+                let loudest = a.iter().fold(0.0f64, |m, &p| m.max(p));
+                for band in 1..BANDS - 1 {
+                    if a[band] > loudest * 0.1 {
+                        compared += 1;
+                        let db = 10.0 * (b[band] / a[band]).log10();
+                        if db.abs() > worst.0.abs() {
+                            worst = (db, s, band);
+                        }
+                    }
+                }
+            }
+            eprintln!("noise at {rate_hz} Hz: {compared} bands compared, worst {:.2} dB", worst.0);
+            assert!(compared > 800, "too few noise bands compared at {rate_hz} Hz: {compared}");
+            assert!(
+                worst.0.abs() < 1.0,
+                "at {rate_hz} Hz noise band {} in segment {} is {:.2} dB off",
+                worst.2,
+                worst.1,
+                worst.0
+            );
         }
-        let mean_abs = diffs.iter().map(|d| d.abs()).sum::<f64>() / diffs.len() as f64;
-        let max_abs = diffs.iter().fold(0.0f64, |m, d| m.max(d.abs()));
-        assert!(
-            mean_abs < 1.5 && max_abs < 3.0,
-            "noise spectra differ: mean {mean_abs:.2} dB, max {max_abs:.2} dB, per group {diffs:.1?}"
-        );
     }
 }

@@ -68,6 +68,10 @@ impl RunPaths {
     pub fn instrument(&self) -> PathBuf {
         self.root.join("instrument.ddsp")
     }
+    /// `room_ir.wav`: the learned room's impulse response (runs trained with `--reverb`).
+    pub fn room_ir(&self) -> PathBuf {
+        self.root.join("room_ir.wav")
+    }
     /// `inputs.json`: the input files of the run (for `ddsp export` without `--audio`).
     pub fn inputs(&self) -> PathBuf {
         self.root.join("inputs.json")
