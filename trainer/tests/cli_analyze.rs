@@ -132,6 +132,15 @@ fn bad_inputs_get_clear_errors_and_leave_no_output() {
     let out = ddsp(&["analyze", text.to_str().unwrap(), "-o", csv.to_str().unwrap()]);
     assert!(!out.status.success());
     assert_eq!(std::fs::read_to_string(&csv).unwrap(), "precious");
+
+    // The recording is never replaced by its own analysis, under any name for it.
+    let recording = std::fs::read(&fine).unwrap();
+    let same = dir.path().join(".").join("tone.wav");
+    let out = ddsp(&["analyze", fine.to_str().unwrap(), "-o", same.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("refusing to overwrite the input") && err.contains("tone.wav"), "{err}");
+    assert_eq!(std::fs::read(&fine).unwrap(), recording);
 }
 
 /// Cents from the nearest equal-tempered pitch at A440.

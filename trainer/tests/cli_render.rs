@@ -150,6 +150,48 @@ fn a_bad_csv_fails_naming_the_line_and_leaves_the_old_output_alone() {
 }
 
 #[test]
+fn the_output_never_replaces_the_input_a_read_only_file_or_a_device() {
+    let scratch = scratch();
+    let dir = scratch.path();
+    let csv = dir.join("take.csv");
+    std::fs::write(&csv, seed_layout_csv()).unwrap();
+    let out = ddsp(&["render", path_str(&csv), "-o", path_str(&csv)]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to overwrite the input"));
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), seed_layout_csv());
+
+    // A read-only earlier render is kept, and the message says why.
+    let kept = dir.join("kept.wav");
+    std::fs::write(&kept, b"final mix").unwrap();
+    let mut permissions = std::fs::metadata(&kept).unwrap().permissions();
+    permissions.set_readonly(true);
+    std::fs::set_permissions(&kept, permissions).unwrap();
+    let out = ddsp(&["render", path_str(&csv), "-o", path_str(&kept)]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("kept.wav") && stderr.contains("read-only"), "{stderr}");
+    assert_eq!(std::fs::read(&kept).unwrap(), b"final mix");
+
+    // `-o /dev/null` renders and discards, leaving the device a device.
+    let out = ddsp(&["render", path_str(&csv), "-o", "/dev/null"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device());
+    }
+    // `-o -` is refused rather than writing a file named `-`.
+    let out = Command::new(env!("CARGO_BIN_EXE_ddsp"))
+        .current_dir(dir)
+        .args(["render", path_str(&csv), "-o", "-"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("standard output"));
+    assert!(!dir.join("-").exists());
+}
+
+#[test]
 fn an_out_of_range_flag_names_the_flag_and_the_range() {
     let scratch = scratch();
     let dir = scratch.path();

@@ -11,6 +11,7 @@ use ddsp_trainer::audio::decode::{read_wav_mono, require_min_len};
 use ddsp_trainer::audio::resample::resample;
 use ddsp_trainer::features::f0::F0Config;
 use ddsp_trainer::features::frames::FrameGrid;
+use ddsp_trainer::tools::io::refuse_to_overwrite_inputs;
 
 /// Frame rate used when `--frame-rate` is not given: DDSP's 250 Hz, rounded to a whole hop.
 const DEFAULT_FRAME_RATE_HZ: f64 = 250.0;
@@ -51,6 +52,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    refuse_to_overwrite_inputs(&[&args.input], &args.output)?;
     ensure!(
         (1..=MAX_COMPONENTS).contains(&args.harmonics),
         "--harmonics must be between 1 and {MAX_COMPONENTS}, got {}",

@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use ddsp_shared::instrument::InstrumentFile;
 use ddsp_shared::voices::{AdsrSettings, NoteSettings, MAX_ADSR_TIME_MS, MAX_VOICES};
 use ddsp_trainer::play::{first_overlap, key_name, play, read_midi_file, MidiEventKind, PlayOptions};
+use ddsp_trainer::tools::io::refuse_to_overwrite_inputs;
 use ddsp_trainer::wav_io::{write_wav, WavSampleFormat};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -138,6 +139,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         (None, None) => bail!("give --run RUN or --model FILE"),
     };
+    refuse_to_overwrite_inputs(&[&args.input, &model_path], &args.output)?;
+    if let Some(csv) = &args.csv {
+        refuse_to_overwrite_inputs(&[&args.input, &model_path, &args.output], csv)?;
+    }
     let model = InstrumentFile::read_path(&model_path)?;
     let events = read_midi_file(&args.input)?;
     if let (Some(csv), Some((time_s, a, b))) = (&args.csv, first_overlap(&events)) {

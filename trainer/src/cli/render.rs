@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use ddsp_shared::render::offline::{OfflineLength, OfflineRender};
 use ddsp_shared::render::{self, AnchorMode, BounceParams, RenderParams};
+use ddsp_trainer::tools::io::refuse_to_overwrite_inputs;
 use ddsp_trainer::wav_io::{write_wav, WavSampleFormat};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -217,6 +218,7 @@ impl Args {
 /// Runs `ddsp render`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     // Check every flag before the (possibly long) read.
+    refuse_to_overwrite_inputs(&[&args.input], &args.output)?;
     let params = args.render_params()?;
     let sample_rate_hz = args.sample_rate.unwrap_or(48_000);
     if !SAMPLE_RATE_RANGE.contains(&sample_rate_hz) {

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use ddsp_trainer::tools::io::refuse_to_overwrite_inputs;
 use ddsp_trainer::train::training::RunPaths;
 use ddsp_trainer::train::transfer::{transfer, TransferOptions};
 
@@ -34,6 +35,8 @@ pub struct Args {
 /// Runs `ddsp transfer`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let csv = args.csv.clone().unwrap_or_else(|| args.output.with_extension("csv"));
+    refuse_to_overwrite_inputs(&[&args.input], &args.output)?;
+    refuse_to_overwrite_inputs(&[&args.input, &args.output], &csv)?;
     let options = TransferOptions { pitch_shift_st: args.pitch_shift, loudness_shift_db: args.loudness_shift };
     let summary = transfer(&RunPaths::new(&args.run), &args.input, &args.output, &csv, &options)?;
     eprintln!("wrote {} ({:.1} s) and {}", summary.wav.display(), summary.duration_s, summary.csv.display());
