@@ -17,34 +17,91 @@ use crate::file_browser::{BrowserAction, FileBrowser};
 use crate::params::PlayerParams;
 use crate::spectral_view::{contour_ui, spectrum_ui, SpectrumSnapshot};
 use crate::state::SoundExchange;
+use crate::window_size::MIN_SIZE;
 
-/// Size a new editor window opens at, logical pixels.
-pub const DEFAULT_SIZE: (u32, u32) = (1000, 720);
-/// Smallest size the window can be dragged to.
-const MIN_SIZE: (f32, f32) = (720.0, 520.0);
-
-/// The editor's size, kept across openings of the window.
-pub fn default_state() -> Arc<EguiEditorState> {
-    EguiEditorState::from_size(LogicalSize::new(DEFAULT_SIZE.0, DEFAULT_SIZE.1), 1.0)
+/// What every editor window is made from.
+#[derive(Clone)]
+pub struct EditorParts {
+    pub params: Arc<PlayerParams>,
+    pub exchange: Arc<SoundExchange>,
+    pub spectrum: Arc<Mutex<triple_buffer::Output<SpectrumSnapshot>>>,
+    pub repaint: RepaintNotifier,
 }
 
-/// The editor for nice-plug: a resizable egui window running [`PlayerGui`].
-pub fn create(
-    params: Arc<PlayerParams>,
-    exchange: Arc<SoundExchange>,
-    spectrum: Arc<Mutex<triple_buffer::Output<SpectrumSnapshot>>>,
-    state: Arc<EguiEditorState>,
-    repaint: RepaintNotifier,
-) -> Option<EguiEditor<PlayerGui>> {
-    let settings = EguiNiceSettings::new()
-        .with_tile("DDSP Spectral Player")
-        .with_resize_hint(ResizeHint::resizable().with_min_logical_size(LogicalSize::new(MIN_SIZE.0, MIN_SIZE.1)));
-    nice_plug_egui::create_egui_editor(
-        state,
-        repaint,
-        settings,
-        PlayerGui { params, exchange, spectrum, context: None, browser: None },
-    )
+impl EditorParts {
+    /// A resizable egui editor running [`PlayerGui`], at the size the project's `window` field
+    /// holds now.
+    fn egui_editor(&self) -> (Arc<EguiEditorState>, EguiEditor<PlayerGui>) {
+        let state = self.params.window.editor_state();
+        let settings = EguiNiceSettings::new()
+            .with_tile("DDSP Spectral Player")
+            .with_resize_hint(ResizeHint::resizable().with_min_logical_size(LogicalSize::new(MIN_SIZE.0, MIN_SIZE.1)));
+        let gui = PlayerGui {
+            params: self.params.clone(),
+            exchange: self.exchange.clone(),
+            spectrum: self.spectrum.clone(),
+            context: None,
+            browser: None,
+            controls_height: 0.0,
+        };
+        let editor = nice_plug_egui::create_egui_editor(state.clone(), self.repaint.clone(), settings, gui)
+            .expect("nice-plug-egui always makes an editor");
+        (state, editor)
+    }
+}
+
+/// The editor the host gets: the egui editor, made anew when a project load brought a window
+/// size of its own. nice-plug asks for the editor once, when the plugin is created, before any
+/// project is loaded, and an egui editor keeps the size it was made with; so this one checks,
+/// whenever the host asks its size or opens it, that it still uses the state in the project's
+/// `window` field.
+pub struct PlayerEditor {
+    parts: EditorParts,
+    current: Mutex<(Arc<EguiEditorState>, EguiEditor<PlayerGui>)>,
+}
+
+impl PlayerEditor {
+    pub fn new(parts: EditorParts) -> Self {
+        let current = Mutex::new(parts.egui_editor());
+        Self { parts, current }
+    }
+
+    /// The egui editor for the project's window state (the host's main thread only: size
+    /// queries and opening the window).
+    fn with_current<R>(&self, f: impl FnOnce(&EguiEditor<PlayerGui>) -> R) -> R {
+        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        if !Arc::ptr_eq(&current.0, &self.parts.params.window.editor_state()) {
+            *current = self.parts.egui_editor();
+        }
+        f(&current.1)
+    }
+}
+
+impl Editor for PlayerEditor {
+    type Handle = <EguiEditor<PlayerGui> as Editor>::Handle;
+
+    fn spawn(
+        &self,
+        parent: Option<nice_plug::editor::ParentWindowHandle>,
+        wait_for_parent: bool,
+        fallback_scale_factor: Option<f64>,
+        gui_context: GuiContext,
+        host: Option<nice_plug::editor::HostMethods>,
+    ) -> Result<nice_plug::editor::SpawnedEditor<Self::Handle>, Box<dyn std::error::Error>> {
+        self.with_current(|editor| editor.spawn(parent, wait_for_parent, fallback_scale_factor, gui_context, host))
+    }
+
+    fn size(&self) -> nice_plug::editor::dpi::NativeSize<u32> {
+        self.with_current(|editor| editor.size())
+    }
+
+    fn resize_hint(&self) -> ResizeHint {
+        self.with_current(|editor| editor.resize_hint())
+    }
+
+    fn track_info_updated(&self, info: nice_plug::plugin::TrackInfo) {
+        self.with_current(|editor| editor.track_info_updated(info));
+    }
 }
 
 /// The GUI's state between frames.
@@ -56,6 +113,29 @@ pub struct PlayerGui {
     context: Option<GuiContext>,
     /// The "Import CSV…" or "Import Model…" browser while it is open, and what it imports.
     browser: Option<(FileBrowser, ImportKind)>,
+    /// Height the control panels took in the last frame (0 before the first), so the
+    /// spectral view can leave them the room to show without scrolling.
+    controls_height: f32,
+}
+
+/// Heights of the spectral view, logical pixels: it gives way to the controls down to the
+/// smallest, and grows with the window up to the largest.
+const SPECTRUM_HEIGHT: std::ops::RangeInclusive<f32> = 120.0..=320.0;
+/// The f0 contour's height as a share of the spectral view's, and its smallest height.
+const CONTOUR_SHARE: f32 = 0.4;
+const CONTOUR_MIN_HEIGHT: f32 = 60.0;
+
+/// Heights of the spectral view and the contour under it, when `available` is the height below
+/// the title and the controls need `controls_height` (0 = not measured yet).
+fn view_heights(available: f32, controls_height: f32, spacing: f32) -> (f32, f32) {
+    let spectrum = if controls_height > 0.0 {
+        // What is left over the controls, split between the view and its contour.
+        (available - controls_height - 3.0 * spacing) / (1.0 + CONTOUR_SHARE)
+    } else {
+        available * 0.30
+    };
+    let spectrum = spectrum.clamp(*SPECTRUM_HEIGHT.start(), *SPECTRUM_HEIGHT.end());
+    (spectrum, (spectrum * CONTOUR_SHARE).max(CONTOUR_MIN_HEIGHT))
 }
 
 const SECTION_TITLE: Color32 = Color32::from_rgb(255, 196, 64);
@@ -285,15 +365,18 @@ impl NiceEguiApp for PlayerGui {
                 ui.heading("DDSP Spectral Player");
                 ui.label(RichText::new("harmonics + noise after pitch, stretch and bounce").weak());
             });
-            let spectrum_height = (ui.available_height() * 0.30).clamp(120.0, 320.0);
+            let spacing = ui.spacing().item_spacing.y + 4.0;
+            let (spectrum_height, contour_height) = view_heights(ui.available_height(), self.controls_height, spacing);
             spectrum_ui(ui, &snapshot, Vec2::new(width, spectrum_height));
             let window =
                 (self.params.start_frame.value().max(0) as usize, self.params.frame_count.value().max(0) as usize);
-            contour_ui(ui, &envelope, &snapshot, window, Vec2::new(width, (spectrum_height * 0.4).max(60.0)));
+            contour_ui(ui, &envelope, &snapshot, window, Vec2::new(width, contour_height));
             ui.add_space(4.0);
-            egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+            // Below the smallest window that shows everything, the controls scroll.
+            let scrolled = egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
                 self.controls(ui, &setter);
             });
+            self.controls_height = scrolled.content_size.y;
         });
 
         if let Some((browser, kind)) = &mut self.browser {
@@ -324,5 +407,25 @@ impl NiceEguiApp for PlayerGui {
 
     fn editor_closed(&mut self) {
         self.browser = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_spectral_view_leaves_the_controls_their_room() {
+        let spacing = 8.0;
+        // Room to spare: the view takes what the controls leave, and the whole fits.
+        let (spectrum, contour) = view_heights(780.0, 470.0, spacing);
+        assert!(SPECTRUM_HEIGHT.contains(&spectrum) && spectrum > 200.0, "{spectrum}");
+        assert!(spectrum + contour + 470.0 + 3.0 * spacing <= 780.0 + 0.01, "{spectrum} + {contour}");
+        // A tall window: the view stops growing.
+        assert_eq!(view_heights(3000.0, 470.0, spacing).0, *SPECTRUM_HEIGHT.end());
+        // A small window: the view keeps its smallest height and the controls scroll.
+        assert_eq!(view_heights(400.0, 470.0, spacing), (*SPECTRUM_HEIGHT.start(), CONTOUR_MIN_HEIGHT));
+        // Before the controls were measured: the first frame's share.
+        assert!((view_heights(700.0, 0.0, spacing).0 - 210.0).abs() < 1e-3);
     }
 }

@@ -8,7 +8,8 @@
 //! - [`voice`] and [`adsr`]: voice slots, allocation and envelopes (shared with `ddsp play`,
 //!   in `ddsp_shared::voices`).
 //! - [`spectral_view`]: what the audio thread shows the GUI, through a triple buffer.
-//! - [`editor`] and [`file_browser`]: the egui GUI.
+//! - [`editor`] and [`file_browser`]: the egui GUI; [`window_size`]: its size, saved with the
+//!   project.
 
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
@@ -16,7 +17,6 @@ use std::sync::{Arc, Mutex};
 use ddsp_shared::render::RenderParams;
 use nice_plug::midi::{Channel, Key, VoiceID};
 use nice_plug::prelude::*;
-use nice_plug_egui::EguiEditorState;
 
 pub use ddsp_shared::voices::adsr;
 pub use ddsp_shared::voices::bank as voice;
@@ -26,6 +26,7 @@ pub mod file_browser;
 pub mod params;
 pub mod spectral_view;
 pub mod state;
+pub mod window_size;
 
 use adsr::AdsrSettings;
 use params::{KeyMode, PlayerParams, SourceMode};
@@ -50,7 +51,6 @@ const HOST_JUMP_TOLERANCE_S: f64 = 0.002;
 pub struct SpectralPlayer {
     params: Arc<PlayerParams>,
     exchange: Arc<SoundExchange>,
-    editor_state: Arc<EguiEditorState>,
     voices: VoiceBank,
     /// The sound the voices play; `None` only before the first `process`.
     sound: Option<Box<Sound>>,
@@ -88,7 +88,6 @@ impl Default for SpectralPlayer {
         Self {
             params,
             exchange,
-            editor_state: editor::default_state(),
             voices: VoiceBank::default(),
             sound: None,
             pending_sound: None,
@@ -302,8 +301,10 @@ fn note_key(voice_id: VoiceID, channel: Channel, key: Key) -> NoteKey {
 impl Plugin for SpectralPlayer {
     const NAME: &'static str = "DDSP Spectral Player";
     const VENDOR: &'static str = "ddsp-rs";
-    const URL: &'static str = "https://example.invalid/ddsp-rs";
-    const EMAIL: &'static str = "ddsp-rs@example.invalid";
+    /// No public homepage or support address yet: hosts show nothing rather than a
+    /// placeholder.
+    const URL: &'static str = "";
+    const EMAIL: &'static str = "";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
     const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[AudioIOLayout {
@@ -320,20 +321,19 @@ impl Plugin for SpectralPlayer {
 
     type SysExMessage = ();
     type BackgroundTask = ();
-    type Editor = nice_plug_egui::EguiEditor<editor::PlayerGui>;
+    type Editor = editor::PlayerEditor;
 
     fn params(&self) -> Arc<dyn Params> {
         self.params.clone()
     }
 
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
-        editor::create(
-            self.params.clone(),
-            self.exchange.clone(),
-            self.spectrum_out.clone(),
-            self.editor_state.clone(),
-            self.repaint.clone(),
-        )
+        Some(editor::PlayerEditor::new(editor::EditorParts {
+            params: self.params.clone(),
+            exchange: self.exchange.clone(),
+            spectrum: self.spectrum_out.clone(),
+            repaint: self.repaint.clone(),
+        }))
     }
 
     fn activate(

@@ -81,6 +81,9 @@ pub struct PlayerParams {
     /// The path and the instrument file of the imported model, saved with the project.
     #[persist = "model"]
     pub model: ModelSlot,
+    /// The editor window's size, so it reopens as it was left.
+    #[persist = "window"]
+    pub window: crate::window_size::WindowSizeSlot,
 
     /// CSV timeline or live model.
     #[id = "source"]
@@ -245,6 +248,7 @@ impl PlayerParams {
         Self {
             sound,
             model,
+            window: Default::default(),
             source: EnumParam::new("Source", SourceMode::Csv),
             tet_size: IntParam::new("TET size", d.tet_size as i32, IntRange::Linear { min: tet_min, max: tet_max })
                 .with_unit(" steps/oct"),

@@ -8,6 +8,8 @@
 //!   note can be mapped into what the model has heard.
 //! - [`file`](mod@file): `instrument.ddsp`, a versioned safetensors file holding all of it.
 //! - [`voice`]: one live model voice: decoder frames played through the §4 renderer.
+//! - [`auto_adjust`]: the DDSP notebook's adjustment of a recording's f0 and loudness into
+//!   what the training covered (`ddsp transfer`).
 //!
 //! The network is the trainer's (DDSP's `RnnFcDecoder`):
 //!
@@ -21,6 +23,7 @@
 //! The constants below define that network's inputs and outputs; the trainer uses these same
 //! definitions, so what plays is what was learned.
 
+pub mod auto_adjust;
 pub mod decoder;
 pub mod file;
 pub mod stats;

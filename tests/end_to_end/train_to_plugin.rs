@@ -139,6 +139,8 @@ fn held_model_note_sounds_like_transfer_of_a_steady_tone(run: &Path, dir: &Path)
         tone.to_str().unwrap(),
         "-o",
         transferred_path.to_str().unwrap(),
+        // The tone's own loudness, not mapped onto the training's.
+        "--no-auto-adjust",
     ]);
     let (transferred, transferred_rate) = read_wav_first_channel(&transferred_path);
     let reference = dir.join("transfer_held.wav");

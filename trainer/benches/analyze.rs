@@ -6,7 +6,7 @@ use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ddsp_trainer::analyze::{analyze, AnalysisConfig};
-use ddsp_trainer::audio::decode::read_wav_mono;
+use ddsp_trainer::audio::decode::read_audio_mono;
 use ddsp_trainer::features::f0::{estimate_f0_on_grid, F0Config};
 use ddsp_trainer::features::frames::FrameGrid;
 use ddsp_trainer::features::loudness::loudness_on_grid;
@@ -19,7 +19,7 @@ fn excerpt() -> (Vec<f32>, u32) {
     let path = std::env::var_os("DDSP_BENCH_WAV")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/violin_phrase_44k.wav"));
-    let (samples, sr) = read_wav_mono(&path).expect("example recording");
+    let (samples, sr) = read_audio_mono(&path).expect("example recording");
     let n = (EXCERPT_S * sr as usize).min(samples.len());
     (samples[..n].to_vec(), sr)
 }

@@ -37,6 +37,8 @@ enum Command {
     Render(cli::render::Args),
     /// Play a MIDI file through a trained model (instrument.ddsp), as the plugin's Model mode.
     Play(cli::play::Args),
+    /// Grow a timbre in stages: one note again and again, each stage with more harmonics.
+    Grow(cli::grow::Args),
     /// Learn a DDSP model of an instrument from recordings, then export it.
     #[cfg(feature = "train")]
     Train(cli::train::Args),
@@ -62,6 +64,7 @@ fn main() -> std::process::ExitCode {
         Command::Map(args) => cli::map::run(args),
         Command::Render(args) => cli::render::run(args),
         Command::Play(args) => cli::play::run(args),
+        Command::Grow(args) => cli::grow::run(args),
         #[cfg(feature = "train")]
         Command::Train(args) => cli::train::run(args),
         #[cfg(feature = "train")]

@@ -6,11 +6,11 @@ use std::path::Path;
 
 use ddsp_tests::cli::{ddsp, ddsp_ok, eval_json, example};
 use ddsp_tests::wav::write_wav_i16;
-use ddsp_trainer::audio::decode::read_wav_mono;
+use ddsp_trainer::audio::decode::read_audio_mono;
 
 /// Seconds `from_s..from_s + seconds` of an example recording, written as a WAV.
 fn excerpt(name: &str, from_s: f64, seconds: f64, to: &Path) {
-    let (samples, sr) = read_wav_mono(&example(name)).unwrap();
+    let (samples, sr) = read_audio_mono(&example(name)).unwrap();
     let a = (from_s * f64::from(sr)) as usize;
     let b = (a + (seconds * f64::from(sr)) as usize).min(samples.len());
     write_wav_i16(to, &samples[a..b], sr, 1);
@@ -100,7 +100,7 @@ fn bad_inputs_name_the_file() {
     std::fs::write(&text, "hello").unwrap();
     let short = dir.path().join("short.wav");
     write_wav_i16(&short, &[0.1; 300], 16000, 1);
-    for (bad, expect) in [(&text, "not a WAV"), (&short, "too short")] {
+    for (bad, expect) in [(&text, "not an audio file"), (&short, "too short")] {
         let out = ddsp(&["eval", "--reference", good.to_str().unwrap(), "--candidate", bad.to_str().unwrap()]);
         assert!(!out.status.success());
         let err = String::from_utf8_lossy(&out.stderr);

@@ -66,6 +66,9 @@ fn tiny_run_lowers_the_loss_resumes_and_exports() {
     let out = train(&wav, &run, 60).args(TINY).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
+    // The banner names the preset and the other choice; an estimate follows the first steps.
+    assert!(stderr.contains("preset quick") && stderr.contains("--preset full"), "{stderr}");
+    assert!(stderr.contains("estimate:") && stderr.contains("for the 54 steps left"), "{stderr}");
     for f in ["config.json", "model.bpk", "checkpoint.bin", "loss.csv", "loss.png", "features.cache"] {
         assert!(run.join(f).is_file(), "{f} missing; {stderr}");
     }
@@ -152,6 +155,74 @@ fn tiny_run_lowers_the_loss_resumes_and_exports() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let thin = ddsp_shared::unified_csv::read_path(&folder.join("tone_unified.csv")).unwrap();
     assert_eq!((thin.frame_count(), thin.harmonic_count, thin.noise_band_count), (150, 10, 8));
+
+    transfer_moves_a_low_melody_into_the_trained_range(&run, dir);
+}
+
+/// `ddsp transfer`'s auto-adjust (the DDSP notebook's): a melody two octaves below the 220-330
+/// Hz the run was trained on is sung two octaves up, and `--autotune 1` puts a note 40 cents
+/// off its neighbours' tuning onto their grid; `--no-auto-adjust` leaves the melody where it was.
+fn transfer_moves_a_low_melody_into_the_trained_range(run: &Path, dir: &Path) {
+    // Three notes around 69 Hz, at 0 and +40 cents, with gaps of silence between.
+    let sr = 16_000u32;
+    let mut melody = Vec::new();
+    let mut phase = 0.0f64;
+    for cents in [0.0f64, 40.0, 0.0] {
+        let f0 = 69.0 * (cents / 1200.0).exp2();
+        for n in 0..sr {
+            phase += std::f64::consts::TAU * f0 / f64::from(sr);
+            let swell = (std::f64::consts::PI * f64::from(n) / f64::from(sr)).sin();
+            melody.push((0.3 * swell * (1..=5).map(|k| (k as f64 * phase).sin() / k as f64).sum::<f64>()) as f32);
+        }
+        melody.extend(std::iter::repeat_n(0.0, sr as usize / 2));
+    }
+    let melody_wav = dir.join("low_melody.wav");
+    ddsp_tests::wav::write_wav_f32(&melody_wav, &melody, sr);
+    let median_note_f0 = |csv: &Path, from_s: f64, to_s: f64| -> f32 {
+        let env = ddsp_shared::unified_csv::read_path(csv).unwrap();
+        let mut f0: Vec<f32> = (0..env.frame_count())
+            .filter(|&i| (from_s..to_s).contains(&env.frame_time_s(i)))
+            .map(|i| env.f0_hz[i])
+            .collect();
+        f0.sort_by(f32::total_cmp);
+        f0[f0.len() / 2]
+    };
+    let transfer = |name: &str, extra: &[&str]| -> (std::path::PathBuf, String) {
+        let wav = dir.join(format!("{name}.wav"));
+        let out = ddsp_command()
+            .args([
+                "transfer",
+                "--run",
+                run.to_str().unwrap(),
+                melody_wav.to_str().unwrap(),
+                "-o",
+                wav.to_str().unwrap(),
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        (wav.with_extension("csv"), stderr)
+    };
+    let cents = |a: f32, b: f32| 1200.0 * (a / b).log2();
+
+    let (adjusted, said) = transfer("adjusted", &[]);
+    assert!(said.contains("moved 2 octaves up"), "{said}");
+    let first = median_note_f0(&adjusted, 0.3, 0.7);
+    assert!(cents(first, 4.0 * 69.0).abs() < 15.0, "first note sung at {first} Hz, expected 276");
+
+    let (tuned, _) = transfer("tuned", &["--autotune", "1"]);
+    let (a, b) = (median_note_f0(&tuned, 0.3, 0.7), median_note_f0(&tuned, 1.8, 2.2));
+    assert!(cents(b, a).abs() < 5.0, "autotuned: the +40 cent note is {:.1} cents off the first", cents(b, a));
+    let (untuned, _) = transfer("untuned", &[]);
+    let (a, b) = (median_note_f0(&untuned, 0.3, 0.7), median_note_f0(&untuned, 1.8, 2.2));
+    assert!((cents(b, a) - 40.0).abs() < 10.0, "without autotune the note keeps its 40 cents: {:.1}", cents(b, a));
+
+    let (raw, said) = transfer("raw", &["--no-auto-adjust"]);
+    assert!(!said.contains("auto-adjust:"), "{said}");
+    let first = median_note_f0(&raw, 0.3, 0.7);
+    assert!(cents(first, 69.0).abs() < 15.0, "unadjusted: {first} Hz, expected 69");
 }
 
 /// `--reverb`: the learned room is written as a WAV that any convolution reverb loads (the

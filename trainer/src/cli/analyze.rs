@@ -6,11 +6,17 @@ use std::time::Instant;
 
 use anyhow::{ensure, Context};
 
+use ddsp_shared::render::offline::{render_offline, OfflineLength};
+use ddsp_shared::render::{RenderParams, DEFAULT_SEED};
 use ddsp_trainer::analyze::{analyze, AnalysisConfig};
-use ddsp_trainer::audio::decode::{read_wav_mono, require_min_len};
+use ddsp_trainer::audio::decode::{read_audio_mono, require_min_len};
 use ddsp_trainer::audio::resample::resample;
-use ddsp_trainer::features::f0::F0Config;
+use ddsp_trainer::features::f0::{estimate_f0_on_grid, F0Config};
 use ddsp_trainer::features::frames::FrameGrid;
+use ddsp_trainer::features::loudness::{loudness_fft_size, loudness_on_grid};
+use ddsp_trainer::plots::beside;
+use ddsp_trainer::plots::features::{write_features_plot, FeatureSeries};
+use ddsp_trainer::plots::spectrogram::{write_spectrogram_plot, Signal};
 use ddsp_trainer::tools::io::refuse_to_overwrite_inputs;
 
 /// Frame rate used when `--frame-rate` is not given: DDSP's 250 Hz, rounded to a whole hop.
@@ -21,9 +27,18 @@ const MAX_COMPONENTS: usize = 1000;
 
 /// Analyse a recording into a unified CSV of harmonic and noise-band envelopes (no training).
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  ddsp analyze examples/violin_phrase_44k.wav -o violin.csv
+  ddsp analyze examples/violin_phrase_44k.wav -o violin.csv --plot   (also violin_features.png, violin_spectrogram.png)
+  ddsp analyze take.flac -o take.csv --harmonics 40 --noise-bands 16 --frame-rate 30   (a small file)
+  ddsp analyze voice.mp3 -o voice.csv --sample-rate 16000 --f0-min 70 --f0-max 600
+
+Then `ddsp render violin.csv -o violin_resynth.wav` plays it back and
+`ddsp eval --reference examples/violin_phrase_44k.wav --candidate violin_resynth.wav` scores it.")]
 pub struct Args {
-    /// Recording to analyse: WAV, 8/16/24/32-bit PCM or 32-bit float, any number of channels
-    /// (mixed down to mono).
+    /// Recording to analyse: WAV, AIFF, FLAC, MP3, Ogg Vorbis, M4A (AAC/ALAC) and more, any
+    /// number of channels (mixed down to mono), any rate.
     pub input: PathBuf,
     /// Unified CSV to write (replaced atomically; nothing is written on error).
     #[arg(short, long)]
@@ -49,6 +64,10 @@ pub struct Args {
     /// Highest f0 searched, Hz.
     #[arg(long, default_value_t = 2000.0)]
     pub f0_max: f32,
+    /// Also write two plots beside the CSV: OUT_features.png (f0 as MIDI pitch and Hz,
+    /// loudness, f0 confidence) and OUT_spectrogram.png (the recording above the CSV's render).
+    #[arg(long)]
+    pub plot: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -70,7 +89,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.f0_max
     );
     let started = Instant::now();
-    let (samples, file_rate) = read_wav_mono(&args.input)?;
+    let (samples, file_rate) = read_audio_mono(&args.input)?;
     let rate = args.sample_rate.unwrap_or(file_rate);
     ensure!(rate >= 1000, "--sample-rate must be at least 1000 Hz, got {rate}");
     let grid = match args.frame_rate {
@@ -105,6 +124,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     ddsp_shared::unified_csv::write_path(&envelope, &args.output)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
     let elapsed = started.elapsed().as_secs_f64();
+    if args.plot {
+        let written = write_plots(&args, &samples, rate, &grid, &config, &envelope)?;
+        eprintln!("plots: {} and {}", written.0.display(), written.1.display());
+    }
     let voiced = (0..envelope.frame_count()).filter(|&i| envelope.harmonic_amps(i).iter().any(|a| *a > 0.0)).count();
     eprintln!(
         "{}: {:.2} s at {} Hz -> {} frames at {:.3} Hz ({} voiced), {} harmonics, {} noise bands; \
@@ -122,4 +145,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         duration_s / elapsed.max(1e-9),
     );
     Ok(())
+}
+
+/// The features and spectrogram plots of `--plot`, beside the CSV.
+fn write_plots(
+    args: &Args,
+    samples: &[f32],
+    rate: u32,
+    grid: &FrameGrid,
+    config: &AnalysisConfig,
+    envelope: &ddsp_shared::Envelope,
+) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let name = args.input.file_name().map_or_else(|| "recording".into(), |n| n.to_string_lossy().into_owned());
+    let track = estimate_f0_on_grid(samples, grid, &config.f0);
+    let loudness = loudness_on_grid(samples, grid, loudness_fft_size(rate));
+    let series = [FeatureSeries {
+        label: "analysis",
+        f0_hz: &track.f0_hz,
+        loudness_db: &loudness,
+        confidence: Some(&track.confidence),
+    }];
+    let features = beside(&args.output, "features");
+    write_features_plot(&features, &format!("{name}: f0, loudness, f0 confidence"), grid.frame_rate_hz(), &series)?;
+    let params = RenderParams::default();
+    let render = render_offline(envelope, &params, rate as f32, DEFAULT_SEED, OfflineLength::Window);
+    let signals =
+        [Signal { label: "recording", samples }, Signal { label: "render of the analysed CSV", samples: &render }];
+    let spectrogram = beside(&args.output, "spectrogram");
+    write_spectrogram_plot(&spectrogram, &format!("{name}: recording and resynthesis"), rate, &signals)?;
+    Ok((features, spectrogram))
 }

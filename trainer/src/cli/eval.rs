@@ -6,12 +6,19 @@ use std::path::PathBuf;
 use anyhow::Context;
 use serde::Serialize;
 
-use ddsp_trainer::audio::decode::{read_wav_mono, require_min_len};
+use ddsp_trainer::audio::decode::{read_audio_mono, require_min_len};
 use ddsp_trainer::audio::resample::resample;
 use ddsp_trainer::spectral_distance::{evaluate, EvalReport, FFT_SIZES_16K};
 
-/// Compare a candidate WAV (a render, a resynthesis) with a reference recording.
+/// Compare a candidate (a render, a resynthesis) with a reference recording.
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  ddsp eval --reference examples/violin_phrase_44k.wav --candidate violin_resynth.wav
+  ddsp eval --reference take.flac --candidate runs/take/export/take/take_mix.wav --json
+
+Lower is closer: 0 is identical; the other recording or silence give the scale (see
+examples/README.md).")]
 pub struct Args {
     /// The original recording.
     #[arg(long)]
@@ -34,8 +41,8 @@ struct JsonReport<'a> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let (reference, rate) = read_wav_mono(&args.reference)?;
-    let (candidate, candidate_rate) = read_wav_mono(&args.candidate)?;
+    let (reference, rate) = read_audio_mono(&args.reference)?;
+    let (candidate, candidate_rate) = read_audio_mono(&args.candidate)?;
     let largest_fft = FFT_SIZES_16K[0];
     require_min_len(&args.reference, reference.len(), rate, largest_fft)?;
     require_min_len(

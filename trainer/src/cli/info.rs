@@ -13,6 +13,10 @@ use serde::Serialize;
 
 /// Show the frames, timing, rates, f0 range and component counts of a unified CSV.
 #[derive(clap::Args)]
+#[command(after_help = "\
+Examples:
+  ddsp info examples/violin_phrase_44k.csv
+  ddsp info runs/violin/export/violin_phrase_44k/violin_phrase_44k_unified.csv --json")]
 pub struct Args {
     /// The unified CSV to describe.
     pub input: PathBuf,

@@ -7,6 +7,7 @@ pub mod enrich;
 pub mod eval;
 #[cfg(feature = "train")]
 pub mod export;
+pub mod grow;
 pub mod info;
 pub mod map;
 pub mod modify;

@@ -2,7 +2,7 @@
 //! model with the plugin's voices (SPEC §9): polyphony, velocity, pitch bend, the ADSR, and
 //! every §4 transform.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use ddsp_shared::instrument::InstrumentFile;
@@ -19,9 +19,9 @@ use super::render::{check, TransformArgs};
 #[command(
     allow_negative_numbers = true,
     after_help = "Examples:
-  ddsp play --run runs/violin examples/melody.mid -o melody.wav
+  ddsp play --run runs/violin examples/midi/melody.mid -o melody.wav
   ddsp play --model violin.ddsp song.mid -o song.wav --tet 19 --stretch 1.1 --release-ms 400
-  ddsp play --run runs/violin examples/melody.mid -o melody.wav --csv melody.csv   (monophonic files)
+  ddsp play --run runs/violin examples/midi/melody.mid -o melody.wav --csv melody.csv   (monophonic files)
 
 Keys step by one step of --tet from --root-note, which sounds at its MIDI pitch (A4 = 440 Hz);
 --semitone-keys keeps keys in semitones. Velocity and the ADSR move the model's loudness inside
@@ -63,6 +63,17 @@ pub struct Args {
     /// Most notes at once; more steal the oldest (1..=16).
     #[arg(long, default_value_t = MAX_VOICES)]
     pub voices: usize,
+    /// Attack, decay, sustain, release.
+    #[command(flatten)]
+    pub adsr: AdsrArgs,
+    /// Sample format of the WAV.
+    #[arg(long, value_enum, default_value = "float")]
+    pub format: WavSampleFormat,
+}
+
+/// The ADSR as flags, with the plugin's defaults: shared by `ddsp play` and `ddsp grow`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AdsrArgs {
     /// Attack time, ms.
     #[arg(long, default_value_t = AdsrSettings::default().attack_ms)]
     pub attack_ms: f32,
@@ -75,9 +86,24 @@ pub struct Args {
     /// Release time, ms.
     #[arg(long, default_value_t = AdsrSettings::default().release_ms)]
     pub release_ms: f32,
-    /// Sample format of the WAV.
-    #[arg(long, value_enum, default_value = "float")]
-    pub format: WavSampleFormat,
+}
+
+impl AdsrArgs {
+    /// The settings, after checking every time and the sustain level against their ranges.
+    pub fn settings(&self) -> anyhow::Result<AdsrSettings> {
+        for (flag, ms) in
+            [("--attack-ms", self.attack_ms), ("--decay-ms", self.decay_ms), ("--release-ms", self.release_ms)]
+        {
+            check(flag, ms, 0.0..=MAX_ADSR_TIME_MS)?;
+        }
+        check("--sustain", self.sustain, 0.0..=1.0)?;
+        Ok(AdsrSettings {
+            attack_ms: self.attack_ms,
+            decay_ms: self.decay_ms,
+            sustain: self.sustain,
+            release_ms: self.release_ms,
+        })
+    }
 }
 
 impl Args {
@@ -94,21 +120,10 @@ impl Args {
         }
         check("--velocity-sensitivity", self.velocity_sensitivity, 0.0..=1.0)?;
         check("--bend-range", self.bend_range, 0.0..=48.0)?;
-        for (flag, ms) in
-            [("--attack-ms", self.attack_ms), ("--decay-ms", self.decay_ms), ("--release-ms", self.release_ms)]
-        {
-            check(flag, ms, 0.0..=MAX_ADSR_TIME_MS)?;
-        }
-        check("--sustain", self.sustain, 0.0..=1.0)?;
         Ok(PlayOptions {
             sample_rate_hz: self.sample_rate,
             render,
-            adsr: AdsrSettings {
-                attack_ms: self.attack_ms,
-                decay_ms: self.decay_ms,
-                sustain: self.sustain,
-                release_ms: self.release_ms,
-            },
+            adsr: self.adsr.settings()?,
             notes: NoteSettings {
                 root_note: self.root_note,
                 divisions_per_octave: if self.semitone_keys { 12 } else { render.tet_size },
@@ -121,11 +136,10 @@ impl Args {
     }
 }
 
-/// Runs `ddsp play`.
-pub fn run(args: Args) -> anyhow::Result<()> {
-    let options = args.options()?;
-    let model_path = match (&args.model, &args.run) {
-        (Some(model), _) => model.clone(),
+/// The instrument file `--model FILE` names, or the one in `--run RUN`.
+pub fn instrument_path(run: Option<&Path>, model: Option<&Path>) -> anyhow::Result<PathBuf> {
+    match (model, run) {
+        (Some(model), _) => Ok(model.to_path_buf()),
         (None, Some(run)) => {
             let path = run.join("instrument.ddsp");
             if !path.exists() {
@@ -135,10 +149,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     run.display()
                 );
             }
-            path
+            Ok(path)
         }
         (None, None) => bail!("give --run RUN or --model FILE"),
-    };
+    }
+}
+
+/// Runs `ddsp play`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let options = args.options()?;
+    let model_path = instrument_path(args.run.as_deref(), args.model.as_deref())?;
     refuse_to_overwrite_inputs(&[&args.input, &model_path], &args.output)?;
     if let Some(csv) = &args.csv {
         refuse_to_overwrite_inputs(&[&args.input, &model_path, &args.output], csv)?;

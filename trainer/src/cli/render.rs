@@ -86,7 +86,15 @@ pub struct TransformArgs {
 
 /// Render a unified CSV to a WAV, with pitch, stretch, bounce, level and playback controls.
 #[derive(clap::Args, Debug)]
-#[command(allow_negative_numbers = true)]
+#[command(
+    allow_negative_numbers = true,
+    after_help = "Examples:
+  ddsp render examples/violin_phrase_44k.csv -o violin.wav
+  ddsp render violin.csv -o fifth_up.wav --sample-rate 44100 --pitch 7 --stretch 1.5
+  ddsp render violin.csv -o bells.wav --tet 19 --pitch 3 --anchor f0 --stretch 2.2 --format int24
+  ddsp render violin.csv -o bounce.wav --bounce-min 0.5 --bounce-max 2.5 --bounce-speed 0.5
+  ddsp render violin.csv -o drone.wav --start-frame 500 --frame-count 100 --loop --seconds 20"
+)]
 pub struct Args {
     /// Unified CSV to play.
     pub input: PathBuf,

@@ -17,6 +17,12 @@ pub const LOUDNESS_FLOOR_DB: f32 = -120.0;
 /// librosa's `A_weighting(min_db=-80)`: the weighting of very low frequencies is clamped here.
 const A_WEIGHTING_MIN_DB: f64 = -80.0;
 
+/// The loudness FFT size at `sample_rate_hz`: DDSP's 512 points at 16 kHz, scaled with the
+/// rate to the nearest power of two (2048 at 44.1 and 48 kHz).
+pub fn loudness_fft_size(sample_rate_hz: u32) -> usize {
+    (512.0 * f64::from(sample_rate_hz) / 16000.0).log2().round().exp2() as usize
+}
+
 /// Loudness of every frame at exactly `frame_rate_hz` (the sample rate must be a whole multiple
 /// of it; the error says which rates work), with an `n_fft`-point STFT (DDSP uses 512 at
 /// 16 kHz; 2048 suits 44.1/48 kHz).

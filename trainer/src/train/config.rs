@@ -19,6 +19,27 @@ pub enum Preset {
     Full,
 }
 
+impl Preset {
+    /// The name the command line spells.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Quick => "quick",
+            Preset::Full => "full",
+        }
+    }
+
+    /// How to choose the other preset, for the banner before training.
+    pub fn other_choice(self) -> &'static str {
+        match self {
+            Preset::Quick => {
+                "(--preset full trains DDSP's own solo-instrument model instead: GRU 512, 250 frames/s, 30000 \
+                 steps; hours even on a GPU)"
+            }
+            Preset::Full => "(--preset quick trains a smaller model in minutes)",
+        }
+    }
+}
+
 /// Everything that defines a training run. Options given on the command line override the
 /// preset's values; the result is written to `config.json` in the run folder.
 #[derive(Config, Debug, PartialEq)]

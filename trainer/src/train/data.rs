@@ -86,8 +86,7 @@ pub fn extract_features(
     frames: usize,
 ) -> anyhow::Result<Features> {
     let track = crate::features::f0::estimate_f0(audio, sample_rate_hz, frame_rate_hz as f64)?;
-    // DDSP: 512-point loudness FFT at 16 kHz, scaled with the rate.
-    let n_fft = (512.0 * sample_rate_hz as f64 / 16000.0).log2().round().exp2() as usize;
+    let n_fft = crate::features::loudness::loudness_fft_size(sample_rate_hz);
     let loudness =
         crate::features::loudness::a_weighted_loudness_db(audio, sample_rate_hz, frame_rate_hz as f64, n_fft)?;
     Ok((fit(track.f0_hz, frames), fit(track.confidence, frames), fit(loudness, frames)))
@@ -101,7 +100,7 @@ fn fit(mut v: Vec<f32>, frames: usize) -> Vec<f32> {
 
 /// Decodes one file to mono at `sample_rate_hz`, padded with silence to whole frames.
 pub fn load_audio(path: &Path, sample_rate_hz: u32, hop: usize) -> anyhow::Result<Vec<f32>> {
-    let (audio, rate) = crate::audio::decode::read_wav_mono(path)?;
+    let (audio, rate) = crate::audio::decode::read_audio_mono(path)?;
     let mut audio = if rate == sample_rate_hz {
         audio
     } else {
@@ -113,16 +112,16 @@ pub fn load_audio(path: &Path, sample_rate_hz: u32, hop: usize) -> anyhow::Resul
     Ok(audio)
 }
 
-/// The WAV files named by `inputs`: files as given, folders searched (recursively) for
-/// `*.wav`, sorted so that the data order does not depend on the file system.
-pub fn collect_wav_files(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+/// The audio files named by `inputs`: files as given, folders searched (recursively) for the
+/// names in [`AUDIO_EXTENSIONS`](crate::audio::decode::AUDIO_EXTENSIONS), sorted so that the data order does not depend on the file system.
+pub fn collect_audio_files(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
         let entries = fs::read_dir(dir).with_context(|| format!("cannot read folder {}", dir.display()))?;
         for entry in entries {
             let path = entry?.path();
             if path.is_dir() {
                 walk(&path, out)?;
-            } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")) {
+            } else if crate::audio::decode::has_audio_extension(&path) {
                 out.push(path);
             }
         }
@@ -143,7 +142,7 @@ pub fn collect_wav_files(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     }
     if files.is_empty() {
         bail!(
-            "no audio found: {} holds no .wav files",
+            "no audio found: {} holds no audio files (.wav, .aiff, .flac, .mp3, .ogg, .m4a, ...)",
             inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
         );
     }

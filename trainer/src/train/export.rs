@@ -6,6 +6,9 @@
 //!   with) and `chunk_XX_unified.csv`,
 //! - one `<name>_unified.csv` for the whole file,
 //!
+//! - `<name>_features.png` (the f0, loudness and f0 confidence the model was driven with) and
+//!   `<name>_spectrogram.png` (the input above the resynthesis),
+//!
 //! under `export/<name>/` in the run folder, plus `report.md` and `report.json` with the
 //! `ddsp eval` figures of each resynthesis against its input, and the playable
 //! `instrument.ddsp` (SPEC §9). A run trained with `--reverb` also gets `room_ir.wav`, the
@@ -24,6 +27,8 @@ use super::instrument_file::write_instrument_file;
 use super::report::{write_reports, ExportSummary, FileReport};
 use super::training::RunPaths;
 use crate::envelope_archive::{EnvelopeArchive, EnvelopeResolution};
+use crate::plots::features::{write_features_plot, FeatureSeries};
+use crate::plots::spectrogram::{write_spectrogram_plot, Signal};
 use crate::spectral_distance::evaluate;
 use crate::tools::downsample::{downsample, DownsampleOptions};
 use crate::wav_io::{write_wav, WavSampleFormat};
@@ -152,6 +157,26 @@ fn export_file(
 
     let resynthesis = render_at_model_rate(&env, 1.0, 1.0);
     let eval = evaluate(&source.audio, &resynthesis, config.sample_rate_hz)?;
+    let features_png = folder.join(format!("{name}_features.png"));
+    let input_label = format!("{name}: the features the model was driven with");
+    let series = [FeatureSeries {
+        label: "input",
+        f0_hz: &source.f0_hz,
+        loudness_db: &source.loudness_db,
+        confidence: Some(&source.confidence),
+    }];
+    write_features_plot(&features_png, &input_label, f64::from(config.frame_rate_hz), &series)?;
+    let spectrogram_png = folder.join(format!("{name}_spectrogram.png"));
+    let signals = [
+        Signal { label: "input", samples: &source.audio },
+        Signal { label: "resynthesis (the exported envelopes, dry)", samples: &resynthesis },
+    ];
+    write_spectrogram_plot(
+        &spectrogram_png,
+        &format!("{name}: input and resynthesis"),
+        config.sample_rate_hz,
+        &signals,
+    )?;
     // With a learned room, the resynthesis is scored a second time through it, as training
     // heard it; the exported envelopes are the dry part.
     let eval_with_room = match &instrument.model.reverb {
@@ -170,6 +195,8 @@ fn export_file(
         chunks,
         eval,
         eval_with_room,
+        features_png,
+        spectrogram_png,
     })
 }
 

@@ -3,8 +3,8 @@
 //! One concept per file: [`config`] (sizes, rates, presets), [`data`] (audio → examples +
 //! features), [`model`] (the decoder), [`gru`] (the recurrent layer, built for a fast backward
 //! pass), [`synth`] (differentiable harmonic + noise synthesis), [`loss`] (multi-scale spectral
-//! loss), [`training`] (optimiser loop, checkpoints), [`device`] (CPU/GPU choice), [`plot`]
-//! (loss plot), [`inference`] (a loaded instrument: features → envelope → audio),
+//! loss), [`training`] (optimiser loop, checkpoints), [`device`] (CPU/GPU choice),
+//! [`inference`] (a loaded instrument: features → envelope → audio),
 //! [`instrument_file`] (the portable `instrument.ddsp`), [`export`] (envelopes, previews, CSVs),
 //! [`report`] (report.md / report.json) and [`transfer`] (timbre transfer).
 
@@ -17,7 +17,6 @@ pub mod inference;
 pub mod instrument_file;
 pub mod loss;
 pub mod model;
-pub mod plot;
 pub mod report;
 pub mod synth;
 pub mod training;

@@ -28,6 +28,10 @@ pub struct FileReport {
     pub eval: EvalReport,
     /// The same through the learned room (runs trained with `--reverb`): what training heard.
     pub eval_with_room: Option<EvalReport>,
+    /// The plot of the features the model was driven with (f0, loudness, confidence).
+    pub features_png: PathBuf,
+    /// The plot of the input's spectrogram above the resynthesis's.
+    pub spectrogram_png: PathBuf,
 }
 
 /// What [`super::export::export_run`] wrote; its `Display` is the summary printed for the user.
@@ -106,8 +110,8 @@ pub fn write_reports(paths: &RunPaths, config: &TrainConfig, summary: &ExportSum
     let _ = writeln!(md, "# DDSP training report\n");
     let _ = writeln!(
         md,
-        "Model: preset {:?}, GRU/MLP width {}, {} frames/s at {} Hz, batch {}, {} s examples{}.\n",
-        config.preset,
+        "Model: preset {}, GRU/MLP width {}, {} frames/s at {} Hz, batch {}, {} s examples{}.\n",
+        config.preset.name(),
         config.hidden,
         config.frame_rate_hz,
         config.sample_rate_hz,
@@ -118,7 +122,7 @@ pub fn write_reports(paths: &RunPaths, config: &TrainConfig, summary: &ExportSum
     if let Some(e) = last {
         let _ = writeln!(
             md,
-            "Training: {} steps in {:.0} s ({:.3} s/step), final loss {:.4} (multi-scale spectral loss; see loss.csv, loss.png).\n",
+            "Training: {} steps in {:.0} s ({:.3} s/step), final loss {:.4} (multi-scale spectral loss; see loss.csv).\n\n![training loss and learning rate](loss.png)\n",
             e.step,
             e.elapsed_s,
             e.elapsed_s / e.step.max(1) as f64,
@@ -134,6 +138,13 @@ pub fn write_reports(paths: &RunPaths, config: &TrainConfig, summary: &ExportSum
             columns.push(("with the learned room (`room_ir.wav`)", wet));
         }
         write_eval_table(&mut md, &columns);
+        let link = |p: &PathBuf| p.strip_prefix(&paths.root).unwrap_or(p).display().to_string();
+        let _ = writeln!(
+            md,
+            "![features: f0, loudness, f0 confidence]({})\n\n![spectrograms: input above resynthesis]({})\n",
+            link(&f.features_png),
+            link(&f.spectrogram_png)
+        );
     }
     if let Some(room) = &summary.room_ir {
         let _ = writeln!(

@@ -25,8 +25,8 @@ use super::config::{TrainConfig, HARMONIC_COUNT};
 use super::data::{Batch, Dataset};
 use super::loss::{fft_sizes, spectral_loss};
 use super::model::{DdspModel, ModelInputs};
-use super::plot::write_loss_plot;
 use super::synth::{synthesize, SynthInputs};
+use crate::plots::loss::{write_loss_plot, LossPoint};
 
 /// The files of a run folder.
 #[derive(Clone, Debug)]
@@ -303,6 +303,8 @@ pub fn train(
     let elapsed_before = state.elapsed_s;
     let mut last_loss = None;
     let mut interrupted = false;
+    // The first step builds kernels and buffers; the estimate times the ones after it.
+    let mut estimate_from: Option<Instant> = None;
     while state.step < config.steps {
         if options.interrupt.load(Ordering::SeqCst) {
             interrupted = true;
@@ -334,6 +336,27 @@ pub fn train(
         log.push(LossEntry { step: state.step, loss, learning_rate: lr, elapsed_s: state.elapsed_s });
         bar.set_position(state.step as u64);
         bar.set_message(format!("{loss:.3}"));
+        let timed = state.step - start_step;
+        if timed == 1 {
+            estimate_from = Some(Instant::now());
+        } else if timed == 1 + ESTIMATE_STEPS {
+            if let Some(from) = estimate_from {
+                let per_step = from.elapsed().as_secs_f64() / ESTIMATE_STEPS as f64;
+                let left = (config.steps - state.step) as f64 * per_step;
+                let line = format!(
+                    "estimate: {per_step:.2} s per step, about {} for the {} steps left (timed over steps {}..{})",
+                    duration_words(left),
+                    config.steps - state.step,
+                    start_step + 2,
+                    state.step
+                );
+                if bar.is_hidden() {
+                    eprintln!("{line}");
+                } else {
+                    bar.println(line);
+                }
+            }
+        }
         if state.step.is_multiple_of(config.checkpoint_every) || state.step == config.steps {
             save_checkpoint(&trainer, &state, paths)?;
             write_logs(paths, &log)?;
@@ -360,6 +383,19 @@ pub fn train(
         last_loss,
         interrupted,
     })
+}
+
+/// Steps timed (after the first) for the estimate printed near the start of training.
+const ESTIMATE_STEPS: usize = 5;
+
+/// `seconds` as a person says it: "40 s", "7 min", "2 h 10 min".
+fn duration_words(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    match s {
+        0..=89 => format!("{s} s"),
+        90..=5399 => format!("{} min", (s + 30) / 60),
+        _ => format!("{} h {} min", s / 3600, (s % 3600 + 30) / 60),
+    }
 }
 
 fn progress_bar(len: u64, pos: u64, visible: bool) -> indicatif::ProgressBar {
@@ -402,7 +438,10 @@ fn write_logs(paths: &RunPaths, log: &[LossEntry]) -> anyhow::Result<()> {
     })
     .with_context(|| format!("cannot write {}", path.display()))?;
     if log.len() >= 2 {
-        let points: Vec<(f64, f64)> = log.iter().map(|e| (e.step as f64, e.loss as f64)).collect();
+        let points: Vec<LossPoint> = log
+            .iter()
+            .map(|e| LossPoint { step: e.step as f64, loss: f64::from(e.loss), learning_rate: e.learning_rate })
+            .collect();
         write_loss_plot(&paths.loss_plot(), &points)?;
     }
     Ok(())
@@ -431,4 +470,16 @@ pub fn read_loss_log(path: &Path) -> anyhow::Result<Vec<LossEntry>> {
         })?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration_words;
+
+    #[test]
+    fn estimates_read_as_a_person_says_them() {
+        assert_eq!(duration_words(40.2), "40 s");
+        assert_eq!(duration_words(7.0 * 60.0 + 10.0), "7 min");
+        assert_eq!(duration_words(2.0 * 3600.0 + 10.0 * 60.0), "2 h 10 min");
+    }
 }
