@@ -225,6 +225,7 @@ fn every_audio_format_analyses_like_the_wav_and_plots() {
             shared.iter().map(|&i| (1200.0 * (env.f0_hz[i] / reference.f0_hz[i]).log2()).abs()).collect();
         cents.sort_by(f32::total_cmp);
         let median = cents[cents.len() / 2];
+        println!("{file}: median f0 difference {median:.3} cents over {} frames", shared.len());
         assert!(median < 3.0, "{file}: median f0 difference {median:.2} cents from the WAV's");
     }
     for (plot, height) in [("violin_1s.flac_features.png", 760), ("violin_1s.flac_spectrogram.png", 680)] {

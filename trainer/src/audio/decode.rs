@@ -298,6 +298,7 @@ mod tests {
             let error: f64 = window.clone().map(|i| f64::from(decoded[i] - reference[i]).powi(2)).sum();
             let snr_db = 10.0 * (energy(&reference) / error).log10();
             let level_db = 10.0 * (energy(&decoded) / energy(&reference)).log10();
+            println!("{name}: lag {best_lag}, SNR {snr_db:.1} dB, level {level_db:+.2} dB");
             assert!(snr_db > 12.0 && level_db.abs() < 0.5, "{name}: SNR {snr_db:.1} dB, level {level_db:+.2} dB");
         }
     }

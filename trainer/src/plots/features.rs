@@ -49,22 +49,32 @@ fn voiced_runs(series: &FeatureSeries<'_>, frame_rate_hz: f64, value: impl Fn(f3
     runs
 }
 
-/// One row: a chart over `time` (seconds) and `y`, with its axes drawn and labelled (the right
-/// label area is kept in every row so that the rows' time axes line up).
+type RowChart<'a, 'b> = ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A row's chart over `time` (seconds) and `y`, axes not drawn yet (the right label area is
+/// kept in every row so that the rows' time axes line up).
+fn row_chart<'a, 'b>(
+    area: &'a DrawingArea<BitMapBackend<'b>, Shift>,
+    time: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+) -> Result<RowChart<'a, 'b>, Box<dyn std::error::Error>> {
+    Ok(ChartBuilder::on(area)
+        .margin(8)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .right_y_label_area_size(70)
+        .build_cartesian_2d(time, y)?)
+}
+
+/// One row: [`row_chart`] with its axes drawn and labelled.
 fn row<'a, 'b>(
     area: &'a DrawingArea<BitMapBackend<'b>, Shift>,
     time: std::ops::Range<f64>,
     y: std::ops::Range<f64>,
     y_desc: &str,
     y_label: &dyn Fn(&f64) -> String,
-) -> Result<ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>, Box<dyn std::error::Error>>
-{
-    let mut chart = ChartBuilder::on(area)
-        .margin(8)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .right_y_label_area_size(70)
-        .build_cartesian_2d(time, y)?;
+) -> Result<RowChart<'a, 'b>, Box<dyn std::error::Error>> {
+    let mut chart = row_chart(area, time, y)?;
     chart
         .configure_mesh()
         .x_desc("time (s)")
@@ -102,8 +112,16 @@ pub fn render_features_plot(title: &str, frame_rate_hz: f64, series: &[FeatureSe
         let colour = |k: usize| SERIES_COLOURS[k % SERIES_COLOURS.len()];
 
         // f0: MIDI pitch on the left; on the right the same ticks, labelled in Hz.
-        let mut f0_chart = row(&rows[0], time.clone(), midi.clone(), "f0 (MIDI pitch)", &|m| format!("{m:.0}"))?
-            .set_secondary_coord(time.clone(), midi.clone());
+        let mut f0_chart =
+            row_chart(&rows[0], time.clone(), midi.clone())?.set_secondary_coord(time.clone(), midi.clone());
+        f0_chart
+            .configure_mesh()
+            .x_desc("time (s)")
+            .y_desc("f0 (MIDI pitch)")
+            .y_label_formatter(&|m| format!("{m:.0}"))
+            .label_style(LABEL_FONT)
+            .axis_desc_style(AXIS_FONT)
+            .draw()?;
         f0_chart
             .configure_secondary_axes()
             .y_desc("f0 (Hz)")

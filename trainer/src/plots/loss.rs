@@ -61,6 +61,7 @@ pub fn render_loss_plot(points: &[LossPoint]) -> anyhow::Result<Vec<u8>> {
         chart
             .configure_mesh()
             .x_desc("step")
+            .x_label_formatter(&|s| format!("{s:.0}"))
             .y_desc("loss")
             .y_label_formatter(&|v| tidy(*v))
             .label_style(LABEL_FONT)
