@@ -15,7 +15,7 @@ use ddsp_trainer::tools::io::refuse_to_overwrite_inputs;
 use ddsp_trainer::wav_io::{write_wav, WavSampleFormat};
 
 use super::play::{instrument_path, AdsrArgs};
-use super::render::{check, TransformArgs};
+use super::render::{check, check_sample_rate, TransformArgs};
 
 /// Most stages (a stage per harmonic of the largest model, and more for the capped strategies).
 const MAX_STAGES: usize = 200;
@@ -104,9 +104,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !(1..=127).contains(&args.velocity) {
         bail!("--velocity {} is out of range: allowed 1..=127", args.velocity);
     }
-    if !(8_000..=384_000).contains(&args.sample_rate) {
-        bail!("--sample-rate {} is out of range: allowed 8000..=384000", args.sample_rate);
-    }
+    check_sample_rate(args.sample_rate)?;
     let adsr = args.adsr.settings()?;
     let render = args.transform.render_params()?;
     let key = args.note.as_deref().map(parse_note).transpose()?;

@@ -12,7 +12,7 @@ use ddsp_trainer::tools::io::refuse_to_overwrite_inputs;
 use ddsp_trainer::wav_io::{write_wav, WavSampleFormat};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::render::{check, TransformArgs};
+use super::render::{check, check_sample_rate, TransformArgs};
 
 /// Play a MIDI file through a trained model (the plugin's Model mode, offline).
 #[derive(clap::Args, Debug)]
@@ -109,9 +109,7 @@ impl AdsrArgs {
 impl Args {
     fn options(&self) -> anyhow::Result<PlayOptions> {
         let render = self.transform.render_params()?;
-        if !(8_000..=384_000).contains(&self.sample_rate) {
-            bail!("--sample-rate {} is out of range: allowed 8000..=384000", self.sample_rate);
-        }
+        check_sample_rate(self.sample_rate)?;
         if !(0..=127).contains(&self.root_note) {
             bail!("--root-note {} is out of range: allowed 0..=127", self.root_note);
         }

@@ -136,6 +136,18 @@ pub struct Args {
     pub format: WavSampleFormat,
 }
 
+/// Fails unless `--sample-rate` is one the renderer plays at (`render`, `play`, `grow`).
+pub fn check_sample_rate(sample_rate_hz: u32) -> anyhow::Result<()> {
+    if !SAMPLE_RATE_RANGE.contains(&sample_rate_hz) {
+        bail!(
+            "--sample-rate {sample_rate_hz} is out of range: allowed {}..={}",
+            SAMPLE_RATE_RANGE.start(),
+            SAMPLE_RATE_RANGE.end()
+        );
+    }
+    Ok(())
+}
+
 /// Fails unless `value` is inside `range`, naming the flag and the range.
 pub fn check(flag: &str, value: f32, range: RangeInclusive<f32>) -> anyhow::Result<()> {
     if !(value.is_finite() && range.contains(&value)) {
@@ -229,13 +241,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     refuse_to_overwrite_inputs(&[&args.input], &args.output)?;
     let params = args.render_params()?;
     let sample_rate_hz = args.sample_rate.unwrap_or(48_000);
-    if !SAMPLE_RATE_RANGE.contains(&sample_rate_hz) {
-        bail!(
-            "--sample-rate {sample_rate_hz} is out of range: allowed {}..={}",
-            SAMPLE_RATE_RANGE.start(),
-            SAMPLE_RATE_RANGE.end()
-        );
-    }
+    check_sample_rate(sample_rate_hz)?;
     if let Some(seconds) = args.seconds {
         check("--seconds", seconds, SECONDS_RANGE)?;
     } else if args.looping {

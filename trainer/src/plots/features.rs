@@ -90,16 +90,12 @@ fn row<'a, 'b>(
 pub fn render_features_plot(title: &str, frame_rate_hz: f64, series: &[FeatureSeries<'_>]) -> anyhow::Result<Vec<u8>> {
     let frames = series.iter().map(|s| s.f0_hz.len().max(s.loudness_db.len())).max().unwrap_or(0);
     let time = 0.0..(frames as f64 / frame_rate_hz).max(0.1);
-    let voiced_midi: Vec<f64> = series
-        .iter()
-        .flat_map(|s| voiced_runs(s, frame_rate_hz, |f| f64::from(hz_to_midi(f))).into_iter().flatten())
-        .map(|(_, m)| m)
-        .collect();
-    let midi = padded(
-        voiced_midi.iter().copied().fold(f64::INFINITY, f64::min) - 1.0,
-        voiced_midi.iter().copied().fold(f64::NEG_INFINITY, f64::max) + 1.0,
-        12.0,
-    );
+    // Each series' voiced f0 as MIDI pitch, in runs: the pitch axis spans them all.
+    let pitch_runs: Vec<Vec<Vec<(f64, f64)>>> =
+        series.iter().map(|s| voiced_runs(s, frame_rate_hz, |f| f64::from(hz_to_midi(f)))).collect();
+    let voiced_midi = pitch_runs.iter().flatten().flatten().map(|&(_, m)| m);
+    let (lo, hi) = voiced_midi.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), m| (lo.min(m), hi.max(m)));
+    let midi = padded(lo - 1.0, hi + 1.0, 12.0);
     let loudness = series.iter().flat_map(|s| s.loudness_db.iter().map(|&l| f64::from(l))).filter(|l| l.is_finite());
     let (ld_lo, ld_hi) = loudness.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), l| (lo.min(l), hi.max(l)));
     let loudness_range = padded((ld_lo - 3.0).floor(), (ld_hi + 3.0).ceil(), 10.0);
@@ -129,9 +125,9 @@ pub fn render_features_plot(title: &str, frame_rate_hz: f64, series: &[FeatureSe
             .label_style(LABEL_FONT)
             .axis_desc_style(AXIS_FONT)
             .draw()?;
-        for (k, s) in series.iter().enumerate() {
+        for (k, (s, runs)) in series.iter().zip(&pitch_runs).enumerate() {
             let style = colour(k).stroke_width(2);
-            for (r, run) in voiced_runs(s, frame_rate_hz, |f| f64::from(hz_to_midi(f))).into_iter().enumerate() {
+            for (r, run) in runs.iter().cloned().enumerate() {
                 let drawn = f0_chart.draw_series(LineSeries::new(run, style))?;
                 if r == 0 {
                     drawn.label(s.label).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));

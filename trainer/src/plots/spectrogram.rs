@@ -44,6 +44,7 @@ fn spectrogram(samples: &[f32], sample_rate_hz: u32) -> Spectrogram {
         (0..n_fft).map(|i| 0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / n_fft as f32).cos()).collect();
     let mut input = fft.make_input_vec();
     let mut output = fft.make_output_vec();
+    let mut scratch = fft.make_scratch_vec();
     let mut db = Vec::with_capacity(frames * bins);
     for f in 0..frames {
         let start = (f as f64 * hop) as isize - n_fft as isize / 2;
@@ -52,7 +53,7 @@ fn spectrogram(samples: &[f32], sample_rate_hz: u32) -> Spectrogram {
             let s = if at >= 0 { samples.get(at as usize).copied().unwrap_or(0.0) } else { 0.0 };
             *x = s * window[i];
         }
-        fft.process(&mut input, &mut output).expect("buffers from the plan");
+        fft.process_with_scratch(&mut input, &mut output, &mut scratch).expect("buffers from the plan");
         db.extend(output.iter().map(|c| 20.0 * (c.norm() + 1e-9).log10()));
     }
     Spectrogram { db, bins, frames }
