@@ -11,6 +11,7 @@
 
 pub mod atomic_file;
 pub mod envelope;
+pub mod fast_math;
 pub mod instrument;
 pub mod render;
 pub mod unified_csv;

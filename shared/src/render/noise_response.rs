@@ -72,6 +72,8 @@ impl Default for NoiseResponse {
 impl NoiseResponse {
     /// Sets the response of bands at `centres_hz` (rising) with linear magnitudes `mags`
     /// (the first [`MAX_NOISE_BANDS`] of the shorter). Never allocates.
+    // Inlined into the renderer's tick, which is compiled for AVX2 where the CPU has it.
+    #[inline(always)]
     pub fn set(&mut self, centres_hz: &[f32], mags: &[f32]) {
         let bands = centres_hz.len().min(mags.len()).min(MAX_NOISE_BANDS);
         let (centres_hz, mags) = (&centres_hz[..bands], &mags[..bands]);
@@ -91,6 +93,8 @@ impl NoiseResponse {
         }
     }
 
+    // Inlined into the renderer's tick, which is compiled for AVX2 where the CPU has it.
+    #[inline(always)]
     fn set_bands(&mut self, centres_hz: &[f32], mags: &[f32]) {
         let bands = mags.len();
         // Mirror at both ends; the period of the mirrored sequence is 2(B - 1).

@@ -184,6 +184,8 @@ impl NoiseSynth {
 
     /// Makes the next frame with magnitude response given by bands at `centres_hz` (rising)
     /// with linear magnitudes `mags` (read at the frame's centre), all multiplied by `gain`.
+    // Inlined into the renderer's tick, which is compiled for AVX2 where the CPU has it.
+    #[inline(always)]
     pub fn start_frame(&mut self, centres_hz: &[f32], mags: &[f32], gain: f32) {
         let bands = centres_hz.len().min(mags.len()).min(MAX_NOISE_BANDS);
         let (centres_hz, mags) = (&centres_hz[..bands], &mags[..bands]);
@@ -240,6 +242,8 @@ impl NoiseSynth {
 
     /// Adds the next tick of noise to `out`, at the level `data_level_sq` (the sum of squared
     /// band magnitudes, [`level_sq`], of the data at this tick).
+    // Inlined into the renderer's tick, which is compiled for AVX2 where the CPU has it.
+    #[inline(always)]
     pub fn add_tick(&mut self, out: &mut [f32; CONTROL_TICK_SAMPLES], data_level_sq: f32) {
         // The level the sounding frames make at the middle of this tick: each frame's level
         // weighted by its window's square there (the weights of a full overlap sum to 1).
@@ -279,6 +283,8 @@ const WINDOW_LEAK: f32 = 0.0902;
 /// bin's power gains `α (2 p[k] - p[k-1] - p[k+1])` with `α = leak / (1 - 2 leak)`, never
 /// below 0, and `gains` gets the square root. A flat spectrum is unchanged. Against the exact
 /// filter a band alone then sounds within 0.2 dB at its centre and neighbours.
+// Inlined into the renderer's tick, which is compiled for AVX2 where the CPU has it.
+#[inline(always)]
 fn sharpen(powers: &[f32], gains: &mut [f32]) {
     const ALPHA: f32 = WINDOW_LEAK / (1.0 - 2.0 * WINDOW_LEAK);
     let n = powers.len();

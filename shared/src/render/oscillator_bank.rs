@@ -137,8 +137,14 @@ impl OscillatorBank {
     /// frequencies in radians per sample (clamped to 0..=π) and amplitudes; partials beyond
     /// `count` fade to silence. A silent partial, and every partial with `snap_frequency` (at
     /// note start), starts the tick at its target frequency: there is nothing to glide from.
+    // Inlined into the renderer's tick, which is compiled for AVX2 where the CPU has it.
+    #[inline(always)]
     pub fn set_targets(&mut self, omegas: &[f32], amps: &[f32], snap_frequency: bool) {
         let count = omegas.len().min(amps.len()).min(MAX_HARMONICS);
+        // Silent partials at the top (above a model's Nyquist, or faded out at the output's)
+        // are not activated: a tick of them adds exact zeros, and their chunks cost as much
+        // as sounding ones. Any that still sound fade out below, as partials beyond `count` do.
+        let count = amps[..count].iter().rposition(|&a| a != 0.0).map_or(0, |last| last + 1);
         let targets = self.omega_target[..count].iter_mut().zip(&mut self.amp_target[..count]);
         let now = self.omega_now[..count].iter_mut().zip(&self.amp_now[..count]);
         for (((omega_target, amp_target), (omega_now, &amp_now)), (&omega, &amp)) in
@@ -164,7 +170,12 @@ impl OscillatorBank {
             *sums = [0.0; SUM_WIDTH];
         }
         match self.kernel {
-            Kernel::Portable => self.render_chunks(portable::rotate::<false>, portable::rotate::<true>),
+            Kernel::Portable => self.render_chunks(|chirp, vectors| -> ChunkKernel {
+                macro_rules! pick {
+                    ($($c:literal, $v:literal);*) => { match (chirp, vectors) { $(($c, $v) => portable::rotate::<$c, $v>,)* _ => portable::rotate::<true, 4> } };
+                }
+                pick!(false, 1; false, 2; false, 3; false, 4; true, 1; true, 2; true, 3)
+            }),
             // SAFETY: `Kernel::Avx2Fma` is only chosen where the CPU has AVX2 and FMA.
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2Fma => unsafe { self.render_chunks_avx2_fma() },
@@ -182,19 +193,29 @@ impl OscillatorBank {
     #[target_feature(enable = "avx2,fma")]
     unsafe fn render_chunks_avx2_fma(&mut self) {
         // SAFETY (for the kernels): this function only runs where AVX2 and FMA are present.
-        self.render_chunks(
-            |re, im, rot, chirp, amp, sums| unsafe { avx2_fma::rotate::<false>(re, im, rot, chirp, amp, sums) },
-            |re, im, rot, chirp, amp, sums| unsafe { avx2_fma::rotate::<true>(re, im, rot, chirp, amp, sums) },
-        );
+        self.render_chunks(|chirp, vectors| -> ChunkKernel {
+            macro_rules! pick {
+                ($($c:literal, $v:literal);*) => {
+                    match (chirp, vectors) {
+                        $(($c, $v) => |re, im, rot, ch, amp, sums| unsafe { avx2_fma::rotate::<$c, $v>(re, im, rot, ch, amp, sums) },)*
+                        _ => |re, im, rot, ch, amp, sums| unsafe { avx2_fma::rotate::<true, 4>(re, im, rot, ch, amp, sums) },
+                    }
+                };
+            }
+            pick!(false, 1; false, 2; false, 3; false, 4; true, 1; true, 2; true, 3)
+        });
     }
 
     /// Adds every active partial's samples of one tick into `sums`, ramping frequency and
-    /// amplitude from the last targets to the new ones.
+    /// amplitude from the last targets to the new ones. `kernel(chirp, vectors)` gives the
+    /// kernel for a chunk that chirps or not, whose active partials fill `vectors` groups of
+    /// [`SUM_WIDTH`] (the last chunk of 37 partials runs one group, not four).
     #[inline(always)]
-    fn render_chunks(&mut self, steady_kernel: ChunkKernel, chirp_kernel: ChunkKernel) {
+    fn render_chunks(&mut self, kernel: impl Fn(bool, usize) -> ChunkKernel) {
         let chunks = self.active.div_ceil(LANES);
         let inv_tick = 1.0 / CONTROL_TICK_SAMPLES as f32;
         for c in 0..chunks {
+            let vectors = (self.active - c * LANES).min(LANES).div_ceil(SUM_WIDTH);
             let range = c * LANES..(c + 1) * LANES;
             let mut re: Lane = self.phasor_re[range.clone()].try_into().unwrap();
             let mut im: Lane = self.phasor_im[range.clone()].try_into().unwrap();
@@ -217,7 +238,7 @@ impl OscillatorBank {
                     (rot_im[l], rot_re[l]) = sin_cos_0_to_pi(omega);
                 }
                 let rot = (&rot_re, &rot_im);
-                steady_kernel(&mut re, &mut im, rot, rot, (&amp_a, &amp_step), &mut self.sums);
+                kernel(false, vectors)(&mut re, &mut im, rot, rot, (&amp_a, &amp_step), &mut self.sums);
             } else {
                 let mut chirp_re = [0.0; LANES];
                 let mut chirp_im = [0.0; LANES];
@@ -226,7 +247,7 @@ impl OscillatorBank {
                     (chirp_im[l], chirp_re[l]) = sin_cos_small((omega_b[l] - omega_a[l]) * inv_tick);
                 }
                 let (rot, chirp) = ((&rot_re, &rot_im), (&chirp_re, &chirp_im));
-                chirp_kernel(&mut re, &mut im, rot, chirp, (&amp_a, &amp_step), &mut self.sums);
+                kernel(true, vectors)(&mut re, &mut im, rot, chirp, (&amp_a, &amp_step), &mut self.sums);
             }
             // Renormalise: one Newton step towards |p| = 1 (the error per tick is ~1e-7).
             for l in 0..LANES {
@@ -251,18 +272,20 @@ type AmpRamp<'a> = (&'a Lane, &'a Lane);
 
 /// Renders one tick of a chunk into the per-sample sums, advancing the phasors `(re, im)` by the
 /// rotator every sample; a chirp kernel also turns the rotator by the chirp every sample (a
-/// steady one ignores the chirp).
+/// steady one ignores the chirp). A kernel of `V` groups reads and advances the first
+/// `V * SUM_WIDTH` partials of the chunk only (the rest are silent).
 type ChunkKernel = fn(&mut Lane, &mut Lane, Rotation, Rotation, AmpRamp, &mut [[f32; SUM_WIDTH]]);
 
 /// The reference kernels: plain IEEE multiplies and adds, in the order the fast kernels follow.
 mod portable {
-    use super::{AmpRamp, Lane, Rotation, LANES, SUM_WIDTH};
+    use super::{AmpRamp, Lane, Rotation, SUM_WIDTH};
 
-    /// Folds one sample's products `amp * im` into its [`SUM_WIDTH`] running sums.
+    /// Folds one sample's products `amp * im` of the first `V` groups into its [`SUM_WIDTH`]
+    /// running sums.
     #[inline(always)]
-    fn accumulate(sums: &mut [f32; SUM_WIDTH], amp: &Lane, im: &Lane) {
+    fn accumulate<const V: usize>(sums: &mut [f32; SUM_WIDTH], amp: &Lane, im: &Lane) {
         for (j, s) in sums.iter_mut().enumerate() {
-            for q in 0..LANES / SUM_WIDTH {
+            for q in 0..V {
                 let l = q * SUM_WIDTH + j;
                 *s += amp[l] * im[l];
             }
@@ -279,7 +302,7 @@ mod portable {
 
     /// One complex multiply per partial per sample, two with `CHIRP` (the rotator itself turns
     /// by `chirp` every sample: an exact linear chirp).
-    pub(super) fn rotate<const CHIRP: bool>(
+    pub(super) fn rotate<const CHIRP: bool, const V: usize>(
         re: &mut Lane,
         im: &mut Lane,
         (rot_re, rot_im): Rotation,
@@ -289,8 +312,8 @@ mod portable {
     ) {
         let (mut rot_re, mut rot_im, mut amp) = (*rot_re, *rot_im, *amp_start);
         for sample_sums in sums.iter_mut() {
-            accumulate(sample_sums, &amp, im);
-            for l in 0..LANES {
+            accumulate::<V>(sample_sums, &amp, im);
+            for l in 0..V * SUM_WIDTH {
                 turn(&mut re[l], &mut im[l], rot_re[l], rot_im[l]);
                 if CHIRP {
                     turn(&mut rot_re[l], &mut rot_im[l], chirp_re[l], chirp_im[l]);
@@ -307,19 +330,18 @@ mod portable {
 mod avx2_fma {
     use std::arch::x86_64::*;
 
-    use super::{AmpRamp, Lane, Rotation, LANES, SUM_WIDTH};
+    use super::{AmpRamp, Lane, Rotation, SUM_WIDTH};
 
-    const VECTORS: usize = LANES / SUM_WIDTH;
-
-    type Vectors = [__m256; VECTORS];
+    /// The first `V` groups of a chunk, one register each.
+    type Vectors<const V: usize> = [__m256; V];
 
     #[inline(always)]
-    unsafe fn load(lane: &Lane) -> Vectors {
+    unsafe fn load<const V: usize>(lane: &Lane) -> Vectors<V> {
         std::array::from_fn(|q| unsafe { _mm256_loadu_ps(lane.as_ptr().add(q * SUM_WIDTH)) })
     }
 
     #[inline(always)]
-    unsafe fn store(v: &Vectors, lane: &mut Lane) {
+    unsafe fn store<const V: usize>(v: &Vectors<V>, lane: &mut Lane) {
         for (q, v) in v.iter().enumerate() {
             unsafe { _mm256_storeu_ps(lane.as_mut_ptr().add(q * SUM_WIDTH), *v) };
         }
@@ -337,7 +359,7 @@ mod avx2_fma {
 
     /// [`super::portable::rotate`] in AVX2 + FMA.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn rotate<const CHIRP: bool>(
+    pub(super) unsafe fn rotate<const CHIRP: bool, const V: usize>(
         re: &mut Lane,
         im: &mut Lane,
         (rot_re, rot_im): Rotation,
@@ -346,17 +368,17 @@ mod avx2_fma {
         sums: &mut [[f32; SUM_WIDTH]],
     ) {
         unsafe {
-            let (mut re_v, mut im_v) = (load(re), load(im));
-            let (mut rot_re, mut rot_im) = (load(rot_re), load(rot_im));
-            let (chirp_re, chirp_im) = (load(chirp_re), load(chirp_im));
-            let (mut amp, amp_step) = (load(amp_start), load(amp_step));
+            let (mut re_v, mut im_v) = (load::<V>(re), load::<V>(im));
+            let (mut rot_re, mut rot_im) = (load::<V>(rot_re), load::<V>(rot_im));
+            let (chirp_re, chirp_im) = (load::<V>(chirp_re), load::<V>(chirp_im));
+            let (mut amp, amp_step) = (load::<V>(amp_start), load::<V>(amp_step));
             for sample_sums in sums.iter_mut() {
                 let mut s = _mm256_loadu_ps(sample_sums.as_ptr());
-                for q in 0..VECTORS {
+                for q in 0..V {
                     s = _mm256_fmadd_ps(amp[q], im_v[q], s);
                 }
                 _mm256_storeu_ps(sample_sums.as_mut_ptr(), s);
-                for q in 0..VECTORS {
+                for q in 0..V {
                     (re_v[q], im_v[q]) = turn(re_v[q], im_v[q], rot_re[q], rot_im[q]);
                     if CHIRP {
                         (rot_re[q], rot_im[q]) = turn(rot_re[q], rot_im[q], chirp_re[q], chirp_im[q]);

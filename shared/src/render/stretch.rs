@@ -2,6 +2,8 @@
 //! (SPEC §4). Stretch 1 is the identity, 2 doubles every interval measured from `A` on a log
 //! axis (harmonic k of an f0 anchor lands on `f0 * k^2`), 0.5 squeezes the spectrum towards `A`.
 
+use crate::fast_math::{fast_exp2, fast_log2};
+
 /// Which frequency stays put when the spectrum is stretched.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum AnchorMode {
@@ -54,14 +56,38 @@ pub fn stretch_hz(f_hz: f32, anchor_hz: f32, stretch: f32) -> f32 {
 }
 
 /// Stretches every frequency of `freqs_hz` in place around `anchor_hz` (as [`stretch_hz`], to
-/// within a relative error of about 1e-6), without a libm call per element: `log2` from the
-/// float's exponent plus an atanh series for the mantissa, `exp2` from the exponent bits plus
-/// a Taylor series, all branch-free so the loop runs in SIMD. The renderer calls this for
+/// within a relative error of about 1e-6), without a libm call per element: the branch-free
+/// `log2` and `exp2` of [`crate::fast_math`], so the loop runs in SIMD. The renderer calls this for
 /// every partial on every control tick, where `powf` would cost more than the oscillators.
+///
+/// On x86-64 CPUs with AVX2 the same loop runs eight wide (chosen at run time; the standard
+/// library caches the detection in an atomic). Without fused multiply-adds the operations are
+/// the same IEEE ones in the same order, so both paths give bit-identical results.
 pub fn stretch_all_hz(freqs_hz: &mut [f32], anchor_hz: f32, stretch: f32) {
     if stretch == 1.0 || anchor_hz <= 0.0 || !anchor_hz.is_finite() {
         return;
     }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        unsafe { stretch_all_hz_avx2(freqs_hz, anchor_hz, stretch) };
+        return;
+    }
+    stretch_all_body(freqs_hz, anchor_hz, stretch);
+}
+
+/// [`stretch_all_body`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn stretch_all_hz_avx2(freqs_hz: &mut [f32], anchor_hz: f32, stretch: f32) {
+    stretch_all_body(freqs_hz, anchor_hz, stretch);
+}
+
+#[inline(always)]
+fn stretch_all_body(freqs_hz: &mut [f32], anchor_hz: f32, stretch: f32) {
     let inv_anchor = 1.0 / anchor_hz;
     for f in freqs_hz.iter_mut() {
         // 0 Hz stays 0: a tiny ratio maps to 2^-126 * A, i.e. 0 for any purpose.
@@ -70,32 +96,47 @@ pub fn stretch_all_hz(freqs_hz: &mut [f32], anchor_hz: f32, stretch: f32) {
     }
 }
 
-/// `log2(x)` for positive normal `x`.
-#[inline]
-fn fast_log2(x: f32) -> f32 {
-    let bits = x.to_bits();
-    let exponent = ((bits >> 23) & 0xff) as i32 - 127;
-    // The mantissa in 1..2; ln(m) = 2 atanh(t), t = (m - 1) / (m + 1) in 0..1/3.
-    let mantissa = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
-    let t = (mantissa - 1.0) / (mantissa + 1.0);
-    let t2 = t * t;
-    let series =
-        t * (1.0 + t2 * (1.0 / 3.0 + t2 * (1.0 / 5.0 + t2 * (1.0 / 7.0 + t2 * (1.0 / 9.0 + t2 * (1.0 / 11.0))))));
-    exponent as f32 + series * (2.0 * std::f32::consts::LOG2_E)
+/// [`stretch_all_hz`] with a memory of its last call: when the frequencies, anchor and stretch
+/// are bit for bit those of the last call, the last result is copied instead of computed. A
+/// held note (a model voice's harmonics sit at exact multiples of a steady f0; a noise frame's
+/// band centres are fixed) asks for the same stretch tick after tick, and the stretch is the
+/// dearest per-partial step of a tick. Sized once by [`StretchMemo::new`]; never allocates after.
+#[derive(Clone, Debug)]
+pub struct StretchMemo {
+    input: Vec<f32>,
+    output: Vec<f32>,
+    len: usize,
+    anchor_hz: f32,
+    stretch: f32,
 }
 
-/// `2^y`, clamped to the normal range.
-#[inline]
-fn fast_exp2(y: f32) -> f32 {
-    let y = y.clamp(-126.0, 126.0);
-    // Nearest integer without `round` (not in baseline SSE2): y + 128.5 is positive.
-    let n = (y + 128.5) as i32 - 128;
-    let f = (y - n as f32) * std::f32::consts::LN_2; // |f| <= ln2 / 2
-    let e_f = 1.0
-        + f * (1.0
-            + f * (0.5
-                + f * (1.0 / 6.0 + f * (1.0 / 24.0 + f * (1.0 / 120.0 + f * (1.0 / 720.0 + f * (1.0 / 5040.0)))))));
-    e_f * f32::from_bits(((n + 127) as u32) << 23)
+impl StretchMemo {
+    /// A memo for up to `capacity` frequencies (more are stretched without it). Allocates.
+    pub fn new(capacity: usize) -> Self {
+        Self { input: vec![0.0; capacity], output: vec![0.0; capacity], len: usize::MAX, anchor_hz: 0.0, stretch: 1.0 }
+    }
+
+    /// Stretches `freqs_hz` in place exactly as [`stretch_all_hz`] does.
+    pub fn stretch_all_hz(&mut self, freqs_hz: &mut [f32], anchor_hz: f32, stretch: f32) {
+        let n = freqs_hz.len();
+        if stretch == 1.0 || n > self.input.len() {
+            stretch_all_hz(freqs_hz, anchor_hz, stretch);
+            return;
+        }
+        let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+        if self.len == n
+            && self.anchor_hz.to_bits() == anchor_hz.to_bits()
+            && self.stretch.to_bits() == stretch.to_bits()
+            && same(&self.input[..n], freqs_hz)
+        {
+            freqs_hz.copy_from_slice(&self.output[..n]);
+            return;
+        }
+        self.input[..n].copy_from_slice(freqs_hz);
+        stretch_all_hz(freqs_hz, anchor_hz, stretch);
+        self.output[..n].copy_from_slice(freqs_hz);
+        (self.len, self.anchor_hz, self.stretch) = (n, anchor_hz, stretch);
+    }
 }
 
 #[cfg(test)]
@@ -135,6 +176,36 @@ mod tests {
         let mut zero = [0.0f32];
         stretch_all_hz(&mut zero, 440.0, 2.0);
         assert!(zero[0] < 1e-20);
+    }
+
+    #[test]
+    fn the_memo_gives_what_a_fresh_stretch_gives() {
+        let mut memo = StretchMemo::new(8);
+        let calls: [(&[f32], f32, f32); 6] = [
+            (&[100.0, 200.0, 300.0], 100.0, 1.5),
+            (&[100.0, 200.0, 300.0], 100.0, 1.5),
+            (&[100.0, 200.0, 301.0], 100.0, 1.5),
+            (&[100.0, 200.0, 301.0], 110.0, 1.5),
+            (&[100.0, 200.0, 301.0], 110.0, 0.5),
+            (&[100.0, 200.0], 110.0, 0.5),
+        ];
+        for (freqs, anchor, stretch) in calls.into_iter().chain(calls) {
+            let (mut memo_out, mut fresh) = (freqs.to_vec(), freqs.to_vec());
+            memo.stretch_all_hz(&mut memo_out, anchor, stretch);
+            stretch_all_hz(&mut fresh, anchor, stretch);
+            assert_eq!(memo_out, fresh, "{freqs:?} {anchor} {stretch}");
+        }
+    }
+
+    #[test]
+    fn the_wide_path_gives_the_portable_path_s_bits() {
+        let freqs: Vec<f32> = (1..=131).map(|k| k as f32 * 97.7 + 0.3).collect();
+        for stretch in [0.25f32, 0.77, 1.3, 4.0] {
+            let (mut dispatched, mut portable) = (freqs.clone(), freqs.clone());
+            stretch_all_hz(&mut dispatched, 196.0, stretch);
+            stretch_all_body(&mut portable, 196.0, stretch);
+            assert_eq!(dispatched, portable, "stretch {stretch}");
+        }
     }
 
     #[test]
