@@ -63,6 +63,9 @@ pub struct SpectralPlayer {
     active_source: SourceMode,
     /// A source waiting for the fade-out to finish.
     pending_source: Option<SourceMode>,
+    /// Root note and divisions per octave the sounding voices are tuned to; a change (of the
+    /// root, the TET size or the key mode) retunes the held notes.
+    tuning: (i32, u32),
     sample_rate_hz: f32,
     /// Play/Stop as of the previous block, to start/stop the free-running voice on edges.
     was_playing: bool,
@@ -92,6 +95,7 @@ impl Default for SpectralPlayer {
             sound: None,
             pending_sound: None,
             swap_gain: 1.0,
+            tuning: (0, 0),
             active_source: SourceMode::Csv,
             pending_source: None,
             sample_rate_hz: 48_000.0,
@@ -153,8 +157,9 @@ impl SpectralPlayer {
         if let Some(old) = self.sound.replace(new_sound) {
             self.exchange.retire(old);
         }
-        // Sounding voices start over in the new sound (from the start frame, same pitch).
-        self.voices.restart_sounds();
+        // Sounding voices go on in the new sound: CSV voices where they are in the timeline,
+        // model voices from a fresh decoder state (same notes, pitch and envelope).
+        self.voices.restart_models();
     }
 
     /// Notices a change of the Source parameter: with nothing sounding it switches at once,
@@ -172,6 +177,18 @@ impl SpectralPlayer {
         } else {
             self.pending_source = None;
         }
+    }
+
+    /// Held notes follow a change of root note, TET size or key mode, and a lowered "Voices"
+    /// releases the oldest voices beyond it.
+    fn follow_voice_settings(&mut self, adsr: &AdsrSettings) {
+        let settings = self.note_settings();
+        let tuning = (settings.root_note, settings.divisions_per_octave);
+        if tuning != self.tuning {
+            self.tuning = tuning;
+            self.voices.retune(&settings);
+        }
+        self.voices.limit_voices(settings.voice_count, adsr, self.sample_rate_hz);
     }
 
     /// Applies the swap fade to `mix` and performs the swap at the bottom of the fade.
@@ -316,6 +333,11 @@ impl Plugin for SpectralPlayer {
     }];
 
     const MIDI_INPUT: MidiConfig = MidiConfig::MidiCCs;
+    /// Room in the wrapper's event queues for everything a host sends in one block without
+    /// allocating on the audio thread: a VST3 host restoring a project sends every parameter at
+    /// once (ours plus the 16 x 130 MIDI controller parameters the VST3 wrapper adds for CC and
+    /// pitch-bend input: 2113 in Ardour 7), more than the default 1024.
+    const INPUT_EVENT_CAPACITY: usize = 4096;
     /// Parameter changes split the host's block, so automation lands on its sample.
     const SAMPLE_ACCURATE_AUTOMATION: bool = true;
 
@@ -397,6 +419,7 @@ impl Plugin for SpectralPlayer {
                     _ => break,
                 }
             }
+            self.follow_voice_settings(&adsr);
             let len = block_end - block_start;
             let mut mix = [0.0f32; MAX_BLOCK_SIZE];
             let mut scratch = [0.0f32; MAX_BLOCK_SIZE];

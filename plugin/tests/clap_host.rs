@@ -159,6 +159,70 @@ fn a_released_note_falls_silent_after_the_release_time() {
 }
 
 #[test]
+fn held_notes_follow_a_change_of_tet_and_root() {
+    let mut instance = instance_with_tone(&[("smooth", "1")]);
+    let tet_24 = instance.text_to_value("tet", "24");
+    let root_62 = instance.text_to_value("root", "62");
+    let events = [
+        (0, note_on(0, 62, 1.0)),
+        (samples(0.4), param(0, param_hash("tet"), tet_24)),
+        (samples(0.8), param(0, param_hash("root"), root_62)),
+    ];
+    let out = instance.render(samples(1.2), 512, &events);
+    let hz_at = |end_s: f64| peak_hz(&out[samples(end_s) - 16384..samples(end_s)]);
+    let cases = [
+        (0.4, F0_HZ as f64 * 2f64.powf(2.0 / 12.0), "two semitones above the root"),
+        (0.8, F0_HZ as f64 * 2f64.powf(2.0 / 24.0), "two quarter tones after TET 24"),
+        (1.2, F0_HZ as f64, "the root itself after root 62"),
+    ];
+    for (end_s, want, what) in cases {
+        let hz = hz_at(end_s);
+        assert!((hz - want).abs() < 0.6, "held key 62, {what}: {hz} Hz, expected {want}");
+    }
+}
+
+#[test]
+fn lowering_voices_releases_the_oldest_sounding_notes() {
+    let mut instance = instance_with_tone(&[("release", "10")]);
+    let one = instance.text_to_value("voices", "1");
+    let voices_1 = (samples(0.5), param(0, param_hash("voices"), one));
+    let events = [(0, note_on(0, 60, 1.0)), (0, note_on(0, 64, 1.0)), (0, note_on(0, 67, 1.0)), voices_1];
+    let out = instance.render(samples(1.0), 512, &events);
+    let (before, after) = (&out[samples(0.5) - 16384..samples(0.5)], &out[out.len() - 16384..]);
+    let hz = |key: f64| F0_HZ as f64 * 2f64.powf((key - 60.0) / 12.0);
+    let newest_before = level_at(before, hz(67.0));
+    for key in [60.0, 64.0] {
+        assert!(level_at(before, hz(key)) > 0.5 * newest_before, "key {key} sounds before");
+    }
+    let newest_after = level_at(after, hz(67.0));
+    assert!(newest_after > 0.5 * newest_before, "the newest note keeps sounding");
+    for key in [60.0, 64.0] {
+        assert!(level_at(after, hz(key)) < 0.01 * newest_after, "key {key} was released");
+    }
+}
+
+#[test]
+fn a_state_load_then_a_burst_of_every_parameter_in_one_block_does_not_allocate() {
+    // What a VST3 host does when it restores a project: the state, then every parameter in
+    // one block (Ardour 7 sends 2113: ours and the wrapper's MIDI controller parameters). The
+    // events go through `process` with allocation checks on: a queue that had to grow would
+    // abort the test.
+    let mut instance = instance_with_tone(&[]);
+    let state = instance.save_state();
+    instance.load_state(&state);
+    let params = instance.params();
+    let mut events: Vec<Event> = Vec::new();
+    while events.len() < 2200 {
+        events.extend(params.iter().map(|p| param(0, p.id, p.default)));
+    }
+    events.push(note_on(0, 60, 1.0));
+    let out = instance.process(512, &events);
+    let out = [out, instance.render(samples(0.3), 512, &[])].concat();
+    let hz = peak_hz(&out[out.len() - 8192..]);
+    assert!((hz - F0_HZ as f64).abs() < 3.0, "the note after the burst plays at {hz} Hz");
+}
+
+#[test]
 fn block_size_does_not_change_the_sound() {
     let events = [(0, note_on(0, 60, 0.8)), (samples(0.1), note_on(0, 64, 0.5)), (samples(0.2), note_off(0, 60))];
     let mut small = instance_with_tone(&[("stretch", "1.5")]);

@@ -13,10 +13,73 @@
 //! - a device, FIFO or socket (`/dev/null`, a named pipe): written in place, never replaced by
 //!   a regular file,
 //! - a folder, or `-` (standard output, which these binary formats cannot stream to): refused.
+//!
+//! Temporary files never outlive what made them: the ones being written are listed, so a
+//! Ctrl-C or SIGTERM handler can remove them ([`remove_pending_temporaries`]) before the
+//! process exits, and one left by a process that died (`kill -9`, a power cut) is removed the
+//! next time the same target is written ([`remove_stale_temporaries`]).
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The temporary files this process is writing right now.
+static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Lists `tmp` as being written; [`Pending::drop`] takes it off the list.
+struct Pending(PathBuf);
+
+impl Pending {
+    fn new(tmp: &Path) -> Self {
+        if let Ok(mut pending) = PENDING.lock() {
+            pending.push(tmp.to_path_buf());
+        }
+        Self(tmp.to_path_buf())
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Ok(mut pending) = PENDING.lock() {
+            pending.retain(|p| p != &self.0);
+        }
+    }
+}
+
+/// Removes every temporary file this process is writing. For the handler of Ctrl-C and
+/// SIGTERM, just before the process exits: the targets keep what they had.
+pub fn remove_pending_temporaries() {
+    if let Ok(pending) = PENDING.lock() {
+        for tmp in pending.iter() {
+            let _ = fs::remove_file(tmp);
+        }
+    }
+}
+
+/// Removes the temporaries of `target` (`.NAME.PID.tmp` beside it) left by processes that no
+/// longer run. Where it cannot tell whether a process runs (no `/proc`), it removes nothing.
+pub fn remove_stale_temporaries(target: &Path) {
+    let Some(name) = target.file_name().map(|n| n.to_string_lossy().into_owned()) else { return };
+    let folder = match target.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = fs::read_dir(folder) else { return };
+    let prefix = format!(".{name}.");
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else { continue };
+        let Some(pid) = rest.strip_suffix(".tmp").and_then(|pid| pid.parse::<u32>().ok()) else { continue };
+        let alive = Path::new("/proc").join(pid.to_string()).exists();
+        if !alive && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
 
 /// The temporary path used while `target` is being written: same folder (so the final rename
 /// stays on one file system), hidden, and unique to this process.
@@ -116,7 +179,9 @@ where
         }
         Destination::Replace { path, previous } => (path, previous),
     };
+    remove_stale_temporaries(&path);
     let tmp = temporary_path_for(&path);
+    let _pending = Pending::new(&tmp);
     let result = (|| {
         let mut writer = BufWriter::new(File::create(&tmp)?);
         write(&mut writer)?;
@@ -148,7 +213,9 @@ where
         Destination::InPlace { path } => return write(&path),
         Destination::Replace { path, previous } => (path, previous),
     };
+    remove_stale_temporaries(&path);
     let tmp = temporary_path_for(&path);
+    let _pending = Pending::new(&tmp);
     let result = write(&tmp).and_then(|()| {
         if let Some(previous) = &previous {
             keep_attributes(&tmp, previous)?;
@@ -262,6 +329,44 @@ mod tests {
         write_text(&fifo, "through the pipe").unwrap();
         assert_eq!(reader.join().unwrap(), "through the pipe");
         assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn temporaries_of_dead_processes_are_cleaned_up_and_live_ones_kept() {
+        let dir = scratch_dir("stale");
+        let target = dir.join("checkpoint.bin");
+        // Process ids on Linux stay below 2^22, so 999999999 never runs.
+        let dead = dir.join(".checkpoint.bin.999999999.tmp");
+        // Process 1 (init) always runs.
+        let alive = dir.join(".checkpoint.bin.1.tmp");
+        let other = dir.join(".notes.txt.999999999.tmp");
+        for path in [&dead, &alive, &other] {
+            fs::write(path, "half a file").unwrap();
+        }
+        write_text(&target, "new").unwrap();
+        assert!(!dead.exists(), "a dead process's temporary stays");
+        assert!(alive.exists(), "a running process's temporary was removed");
+        assert!(other.exists(), "another target's temporary was removed");
+    }
+
+    #[test]
+    fn temporaries_are_listed_for_the_interrupt_handler_only_while_written() {
+        let dir = scratch_dir("pending");
+        let target = dir.join("long.wav");
+        let result: io::Result<()> = write_atomically(&target, |w| {
+            w.write_all(b"part")?;
+            w.flush()?;
+            let tmp = temporary_path_for(&target);
+            assert!(tmp.exists());
+            // What the Ctrl-C handler removes (other tests write beside this one, so it is not
+            // called here: `ddsp render`'s interrupt test calls it through SIGINT).
+            assert!(PENDING.lock().unwrap().contains(&tmp));
+            Err(io::Error::other("interrupted"))
+        });
+        assert!(result.is_err());
+        assert!(PENDING.lock().unwrap().iter().all(|p| !p.starts_with(&dir)), "still listed after the write");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
     }
 
     #[test]

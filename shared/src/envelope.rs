@@ -15,6 +15,21 @@
 //! amplitude 0 and frequency `(k + 1) * f0`; a missing noise band has magnitude 0 and the
 //! centre that band has in the nearest frame that carries it.
 
+use std::ops::RangeInclusive;
+
+/// The longest stretch of time an envelope may cover, seconds (24 hours, also the longest
+/// render `ddsp render --seconds` makes): a frame index or frame rate that puts a frame later
+/// than this is refused where the file is read, so a tiny file cannot ask for a render that
+/// never ends or an allocation that cannot succeed.
+pub const MAX_DURATION_S: f64 = 86_400.0;
+
+/// The `sample_rate` an envelope may declare, Hz: from telephone-band data to 8x 96 kHz.
+pub const SAMPLE_RATE_RANGE_HZ: RangeInclusive<f64> = 1_000.0..=768_000.0;
+
+/// The `frame_rate` an envelope may declare, Hz: one frame per 100 s at the slowest (a drone
+/// written by hand), one frame per sample at the fastest rate allowed.
+pub const FRAME_RATE_RANGE_HZ: RangeInclusive<f64> = 0.01..=768_000.0;
+
 /// Per-frame harmonic and noise-band envelopes, with the metadata of the unified CSV.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Envelope {
@@ -86,6 +101,13 @@ impl Envelope {
         self.frame_indices[i] as f64 / self.frame_rate_hz
     }
 
+    /// Whether frame `i` is voiced: a fundamental above 0 Hz with at least one harmonic that
+    /// sounds. Trackers (and DDSP's exporter) keep an f0 in unvoiced frames and silence the
+    /// harmonics instead, so f0 alone does not say (docs/CSV_FORMAT.md).
+    pub fn is_voiced(&self, i: usize) -> bool {
+        self.f0_hz[i] > 0.0 && self.harmonic_amps(i).iter().any(|&a| a > 0.0)
+    }
+
     /// Duration from time 0 to one frame period after the last frame, seconds.
     pub fn duration_s(&self) -> f64 {
         match self.frame_indices.last() {
@@ -119,11 +141,19 @@ impl Envelope {
     /// and non-negative. Returns the first violation.
     pub fn validate(&self) -> Result<(), EnvelopeError> {
         let n = self.frame_count();
-        if !(self.frame_rate_hz.is_finite() && self.frame_rate_hz > 0.0) {
-            return Err(EnvelopeError::BadRate { key: "frame_rate", value: self.frame_rate_hz });
+        for (key, value, range) in [
+            ("frame_rate", self.frame_rate_hz, FRAME_RATE_RANGE_HZ),
+            ("sample_rate", self.sample_rate_hz, SAMPLE_RATE_RANGE_HZ),
+        ] {
+            if !range.contains(&value) {
+                return Err(EnvelopeError::BadRate { key, value, min: *range.start(), max: *range.end() });
+            }
         }
-        if !(self.sample_rate_hz.is_finite() && self.sample_rate_hz > 0.0) {
-            return Err(EnvelopeError::BadRate { key: "sample_rate", value: self.sample_rate_hz });
+        if let Some(&last) = self.frame_indices.last() {
+            let seconds = last as f64 / self.frame_rate_hz;
+            if seconds > MAX_DURATION_S {
+                return Err(EnvelopeError::TooLong { frame: last, seconds, max_s: MAX_DURATION_S });
+            }
         }
         let checks = [
             ("f0_hz", self.f0_hz.len(), n),
@@ -224,7 +254,7 @@ impl Envelope {
     /// to it on the audio thread without allocating.
     pub const EMPTY: Envelope = Envelope {
         frame_rate_hz: 1.0,
-        sample_rate_hz: 1.0,
+        sample_rate_hz: 16_000.0,
         extra_metadata: Vec::new(),
         harmonic_count: 0,
         noise_band_count: 0,
@@ -250,13 +280,26 @@ pub struct FrameComponents<'a> {
 /// Why an [`Envelope`] breaks an invariant ([`Envelope::validate`]).
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum EnvelopeError {
-    /// A rate is zero, negative or not finite.
-    #[error("{key} must be a positive number, got {value}")]
+    /// A rate outside [`FRAME_RATE_RANGE_HZ`] or [`SAMPLE_RATE_RANGE_HZ`].
+    #[error("{key} must be between {min} and {max} Hz, got {value}")]
     BadRate {
         /// `frame_rate` or `sample_rate`.
         key: &'static str,
         /// What it is.
         value: f64,
+        /// The range allowed.
+        min: f64,
+        max: f64,
+    },
+    /// The last frame lies later than [`MAX_DURATION_S`].
+    #[error("frame {frame} lies at {seconds:.0} s, past the longest an envelope may last ({max_s} s)")]
+    TooLong {
+        /// The last frame's index.
+        frame: u64,
+        /// Its time.
+        seconds: f64,
+        /// The limit.
+        max_s: f64,
     },
     /// An array's length does not match the frame count times its component count.
     #[error("{array} has {got} values, expected {expected}")]

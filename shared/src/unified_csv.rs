@@ -48,7 +48,8 @@ pub fn write_path(env: &Envelope, path: &Path) -> Result<(), CsvError> {
     if let Err(problem) = writer::check_writable(env) {
         return Err(CsvError::whole_file(Problem::InvalidEnvelope(problem)).with_path(path));
     }
-    write_atomically(path, |w| write_to(env, w.by_ref())).map_err(|err: io::Error| CsvError::from(err).with_path(path))
+    write_atomically(path, |w| write_to(env, w.by_ref()))
+        .map_err(|err: io::Error| CsvError::whole_file(Problem::Write(err)).with_path(path))
 }
 
 /// The text [`write_to`] produces for `env`.
@@ -164,14 +165,31 @@ mod tests {
     }
 
     #[test]
-    fn a_band_no_frame_carries_stays_finite_at_an_absurd_sample_rate() {
-        // Found by the fuzz target: the linear spread of 4e100 Hz overflows an f32.
+    fn an_absurd_sample_rate_is_refused_naming_the_limit() {
+        // Found by the fuzz target: the linear spread of 4e100 Hz overflowed an f32. Rates are
+        // now bounded where line 1 is read.
         let text = "# frame_rate=250,sample_rate=4E100\n\
             frame_index,f0_hz,component_type,component_index,frequency,value\n\
             0,100,noise_band,2,43,0.5\n";
-        let env = parse_str(text).unwrap();
+        let err = parse_str(text).unwrap_err().to_string();
+        assert!(err.contains("line 1") && err.contains("`sample_rate=4E100` is out of range"), "{err}");
+        assert!(err.contains("1000 to 768000 Hz"), "{err}");
+        let text = text.replace("4E100", "768000");
+        let env = parse_str(&text).unwrap();
         env.validate().unwrap();
-        assert_eq!(env.band_centres(0), &[0.0, f32::MAX, 43.0]);
+        assert_eq!(env.band_centres(0), &[0.0, 192_000.0, 43.0]);
+    }
+
+    #[test]
+    fn a_frame_later_than_a_day_is_refused_at_its_line() {
+        let text = "# frame_rate=250,sample_rate=16000\n\
+            frame_index,f0_hz,component_type,component_index,frequency,value\n\
+            0,100,harmonic,0,100,0.5\n\
+            21600001,100,harmonic,0,100,0.5\n";
+        let err = parse_str(text).unwrap_err().to_string();
+        assert!(err.contains("line 4") && err.contains("86400 s"), "{err}");
+        let ok = text.replace("21600001", "21600000");
+        assert_eq!(parse_str(&ok).unwrap().frame_count(), 2);
     }
 
     #[test]

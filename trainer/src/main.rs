@@ -52,6 +52,13 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    #[cfg(feature = "train")]
+    let trains = matches!(cli.command, Command::Train(_));
+    #[cfg(not(feature = "train"))]
+    let trains = false;
+    if !trains {
+        cli::stop_cleanly_on_interrupt();
+    }
     let result: anyhow::Result<()> = match cli.command {
         Command::Info(args) => cli::info::run(args),
         Command::Analyze(args) => cli::analyze::run(args),
@@ -74,6 +81,7 @@ fn main() -> std::process::ExitCode {
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) if err.is::<cli::Interrupted>() => std::process::ExitCode::from(cli::INTERRUPTED_EXIT_STATUS),
         Err(err) => {
             eprintln!("error: {err:#}");
             std::process::ExitCode::FAILURE

@@ -89,3 +89,33 @@ fn a_malformed_file_fails_naming_the_file_line_and_problem() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("absent.csv"));
 }
+
+#[test]
+fn silence_analysed_into_a_csv_has_no_voiced_frames() {
+    // A second of silence, then a second of a 220 Hz tone: `ddsp analyze` keeps the tracker's
+    // f0 in the silent frames but silences their harmonics, and `info` counts only the tone.
+    let scratch = scratch();
+    let dir = scratch.path();
+    let wav = dir.join("gap.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&wav, spec).unwrap();
+    for n in 0..32_000 {
+        let s = if n < 16_000 { 0.0 } else { 0.5 * (std::f32::consts::TAU * 220.0 * n as f32 / 16_000.0).sin() };
+        w.write_sample((s * 32_767.0) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+    let csv = dir.join("gap.csv");
+    let out = ddsp(&["analyze", wav.to_str().unwrap(), "-o", csv.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = ddsp(&["info", "--json", csv.to_str().unwrap()]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    let (voiced, frames) = (json["voiced_frames"].as_u64().unwrap(), json["frames"].as_u64().unwrap());
+    // About half the frames: the tone's second, give or take the analysis window at the edge.
+    assert!((0.4..=0.55).contains(&(voiced as f64 / frames as f64)), "{voiced} of {frames} frames voiced");
+    assert!((json["f0_median_hz"].as_f64().unwrap() - 220.0).abs() < 2.0, "{json}");
+}

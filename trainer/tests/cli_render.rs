@@ -247,3 +247,126 @@ fn the_seed_fixture_of_the_csv_helper_renders_an_octave_up_with_pitch_12() {
     assert!((f_plain - 203.77).abs() < 4.0, "fundamental at {f_plain} Hz");
     assert!((f_up / f_plain - 2.0).abs() < 0.01, "{f_up} Hz is not an octave above {f_plain} Hz");
 }
+
+/// Runs `ddsp ARGS` with its address space capped at `cap_mib` (bash's `ulimit -v`), so a
+/// command that tries to hold a render or a frame span in memory fails instead of passing.
+#[cfg(unix)]
+fn ddsp_capped(cap_mib: u64, args: &[&str]) -> std::process::Output {
+    let mut script = format!("ulimit -v {} && exec \"$0\"", cap_mib * 1024);
+    for i in 1..=args.len() {
+        script.push_str(&format!(" \"${i}\""));
+    }
+    Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_ddsp"))
+        .args(args)
+        .output()
+        .expect("run ddsp under bash")
+}
+
+/// A CSV of two frames, 0 and `last`, with one harmonic and one band.
+fn two_frames_csv(frame_rate: &str, sample_rate: &str, last: u64) -> String {
+    let mut text = format!("# frame_rate={frame_rate},sample_rate={sample_rate}\n");
+    text.push_str("frame_index,f0_hz,component_type,component_index,frequency,value\n");
+    for frame in [0, last] {
+        text.push_str(&format!("{frame},220,harmonic,0,220,0.1\n{frame},220,noise_band,0,100,0.001\n"));
+    }
+    text
+}
+
+#[cfg(unix)]
+#[test]
+fn tiny_csvs_that_ask_for_endless_renders_are_refused_naming_the_line_and_the_limit() {
+    let scratch = scratch();
+    let dir = scratch.path();
+    let wav = dir.join("out.wav");
+    // (frame_rate, sample_rate, last frame, line of the error, what it must say)
+    let cases = [
+        ("250", "16000", 999_999_999_999_999u64, "line 5", "86400 s"),
+        ("1e-300", "16000", 0, "line 1", "frame_rate"),
+        ("250", "4e100", 0, "line 1", "sample_rate"),
+        ("250", "16000", 21_600_001, "line 5", "86400 s"),
+    ];
+    for (frame_rate, sample_rate, last, line, says) in cases {
+        let csv = dir.join("tiny.csv");
+        std::fs::write(&csv, two_frames_csv(frame_rate, sample_rate, last)).unwrap();
+        for command in [vec!["info", path_str(&csv)], vec!["render", path_str(&csv), "-o", path_str(&wav)]] {
+            let out = ddsp_capped(1024, &command);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{command:?} {frame_rate} {last}: {stderr}");
+            assert!(stderr.contains("tiny.csv") && stderr.contains(line) && stderr.contains(says), "{stderr}");
+        }
+        assert!(!wav.exists());
+    }
+    // The last frame allowed: 24 h exactly is accepted.
+    let csv = dir.join("day.csv");
+    std::fs::write(&csv, two_frames_csv("250", "16000", 21_600_000)).unwrap();
+    let out = ddsp_capped(1024, &["info", path_str(&csv)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // A playback rate that would stretch the file past 24 hours is refused before rendering.
+    let out = ddsp(&["render", path_str(&csv), "-o", path_str(&wav), "--rate", "0.5"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("--rate") && stderr.contains("--seconds"), "{stderr}");
+    assert!(!wav.exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_long_render_streams_to_disk_in_bounded_memory() {
+    // 20 minutes at 96 kHz, float: 460 MB of samples, more than the cap allows to hold; the
+    // render streams them and the file reads back whole.
+    let scratch = scratch();
+    let dir = scratch.path();
+    let csv = dir.join("seed.csv");
+    std::fs::write(&csv, seed_layout_csv()).unwrap();
+    let wav = dir.join("long.wav");
+    let args =
+        ["render", path_str(&csv), "-o", path_str(&wav), "--loop", "--seconds", "1200", "--sample-rate", "96000"];
+    let out = ddsp_capped(300, &args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bytes = std::fs::metadata(&wav).unwrap().len();
+    assert_eq!(bytes, ddsp_trainer::wav_io::WAV_HEADER_BYTES as u64 + 1200 * 96_000 * 4);
+    let reader = hound::WavReader::open(&wav).unwrap();
+    assert_eq!(reader.duration(), 1200 * 96_000);
+}
+
+/// Starts an endless looping render of `csv` into `wav` and returns once its temporary file
+/// holds a megabyte.
+#[cfg(unix)]
+fn start_long_render(csv: &Path, wav: &Path) -> std::process::Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_ddsp"))
+        .args(["render", path_str(csv), "-o", path_str(wav), "--loop", "--seconds", "86400"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let name = wav.file_name().unwrap().to_string_lossy();
+    let tmp = wav.with_file_name(format!(".{name}.{}.tmp", child.id()));
+    let start = std::time::Instant::now();
+    while std::fs::metadata(&tmp).map_or(true, |m| m.len() < 1 << 20) {
+        assert!(start.elapsed().as_secs() < 60, "the render never started writing {}", tmp.display());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_or_sigterm_during_a_render_keeps_the_old_file_and_leaves_no_temporary() {
+    let scratch = scratch();
+    let dir = scratch.path();
+    let csv = dir.join("seed.csv");
+    std::fs::write(&csv, seed_layout_csv()).unwrap();
+    let wav = dir.join("take.wav");
+    std::fs::write(&wav, b"the user's earlier render").unwrap();
+    // SIGINT as Ctrl-C sends it, SIGTERM as a shutdown or a job scheduler does.
+    for signal in ["-INT", "-TERM"] {
+        let child = start_long_render(&csv, &wav);
+        assert!(Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap().success());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130), "{signal}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(std::fs::read(&wav).unwrap(), b"the user's earlier render");
+        let names: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(names.len(), 2, "{signal}: left behind: {names:?}");
+    }
+}

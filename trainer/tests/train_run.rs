@@ -97,6 +97,28 @@ fn tiny_run_lowers_the_loss_resumes_and_exports() {
         "resumed run must start from the trained model"
     );
 
+    // --resume with nothing left to do says so instead of exiting 0 idle.
+    let out = train(&wav, &run, 70).arg("--resume").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("already trained 70 of 70 steps"), "{stderr}");
+    // --resume refuses other recordings, and the same name with other contents...
+    let other = dir.join("other.wav");
+    std::fs::copy(&wav, &other).unwrap();
+    let out = train(&other, &run, 71).arg("--resume").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("trained on") && stderr.contains("other.wav"), "{stderr}");
+    let original = std::fs::read(&wav).unwrap();
+    let mut changed = original.clone();
+    *changed.last_mut().unwrap() ^= 1;
+    std::fs::write(&wav, &changed).unwrap();
+    let out = train(&wav, &run, 71).arg("--resume").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("has changed"), "{stderr}");
+    std::fs::write(&wav, &original).unwrap();
+    // ...and keeps the run's files as they were.
+    assert_eq!(losses(&run).len(), 70);
+    assert!(std::fs::read_to_string(run.join("inputs.json")).unwrap().contains("tone.wav"));
+
     // Export: npz keys and shapes, previews, CSVs, report.
     let out = ddsp_command().args(["export", "--run", run.to_str().unwrap()]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -334,6 +356,18 @@ fn bad_inputs_get_clear_errors() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("silent"), "{stderr}");
+    // None of the failed runs left its folder behind.
+    assert!(!dir.join("r").exists());
+
+    // A folder that holds other things is not made a run folder.
+    let busy = dir.join("busy");
+    std::fs::create_dir_all(&busy).unwrap();
+    std::fs::write(busy.join("thesis.tex"), "chapter 1").unwrap();
+    let out =
+        ddsp_command().args(["train", short.to_str().unwrap(), "--out", busy.to_str().unwrap()]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("other files") && stderr.contains("thesis.tex"), "{stderr}");
+    assert_eq!(std::fs::read_dir(&busy).unwrap().count(), 1);
 }
 
 #[cfg(unix)]
@@ -355,8 +389,16 @@ fn ctrl_c_writes_a_final_checkpoint() {
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    // A stopped run is not a finished one: 130, as a shell reports Ctrl-C.
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted at step"), "{stderr}");
+    let hidden: Vec<_> = std::fs::read_dir(&run)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .map(|e| e.file_name())
+        .collect();
+    assert!(hidden.is_empty(), "temporary files left: {hidden:?}");
     let log = losses(&run);
     assert!(log.len() >= 10 && log.len() < 100000);
     // The checkpoint holds the last step: resuming continues right after it.

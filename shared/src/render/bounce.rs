@@ -3,7 +3,7 @@
 //! its static value.
 //!
 //! The oscillation is a sine around the middle of `[min, max]`, starting at the middle and
-//! rising. Jitter is drawn once per cycle, where the sine crosses the middle, so the curve
+//! rising. Jitter is drawn at the start and once per cycle, where the sine crosses the middle, so the curve
 //! never jumps: speed is scaled by `2^(jitter * u)` (`u` uniform in -1..1, up to an octave
 //! either way at jitter 1) and depth by `1 - jitter * v` (`v` uniform in 0..1), which keeps
 //! the sweep inside its bounds. Starting and stopping cross-fade between the static stretch
@@ -70,7 +70,7 @@ impl Bounce {
     /// Advances by `dt_s` and returns the effective stretch for `static_stretch`.
     pub fn step(&mut self, params: &BounceParams, static_stretch: f32, dt_s: f32) -> f32 {
         if params.enabled && (self.armed || !self.was_enabled) {
-            self.start();
+            self.start(params.jitter);
         }
         if !params.enabled {
             self.active = false;
@@ -100,13 +100,14 @@ impl Bounce {
         static_stretch + self.mix * (oscillation - static_stretch)
     }
 
-    fn start(&mut self) {
+    /// Starts a bounce; the first cycle has its own jitter, like every cycle after it (a
+    /// bounce shorter than one period is jittered too).
+    fn start(&mut self, jitter: f32) {
         self.active = true;
         self.armed = false;
         self.elapsed_s = 0.0;
         self.phase = 0.0;
-        self.speed_factor = 1.0;
-        self.depth_factor = 1.0;
+        self.draw_jitter(jitter);
     }
 
     fn draw_jitter(&mut self, jitter: f32) {
@@ -137,6 +138,19 @@ mod tests {
         assert!((lo - 0.5).abs() < 0.01 && (hi - 2.0).abs() < 0.01, "{lo}..{hi}");
         assert_eq!(*values.last().unwrap(), 1.0);
         assert!(!b.is_active());
+    }
+
+    #[test]
+    fn jitter_applies_from_the_first_cycle() {
+        // A quarter period: the first cycle's depth and speed already vary with the seed.
+        let calm = BounceParams { enabled: true, min: 0.5, max: 2.0, speed_hz: 1.0, jitter: 0.0, duration_s: 0.25 };
+        let jittery = BounceParams { jitter: 1.0, ..calm };
+        let reference = run(&mut Bounce::new(1), &calm, 0.25, 1e-3);
+        for seed in 1..4 {
+            let jittered = run(&mut Bounce::new(seed), &jittery, 0.25, 1e-3);
+            let differs = jittered.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            assert!(differs > 0.01, "seed {seed}: the first cycle ignored the jitter ({differs})");
+        }
     }
 
     #[test]

@@ -32,9 +32,12 @@ pub struct CsvError {
 /// `docs/CSV_FORMAT.md`.
 #[derive(Debug, thiserror::Error)]
 pub enum Problem {
-    /// The file could not be read or written.
+    /// The file could not be read.
     #[error("{0}")]
     Io(#[from] io::Error),
+    /// The file could not be written (the old one, if any, is unchanged).
+    #[error("cannot write: {0}")]
+    Write(io::Error),
     /// Line 1 is not a `#` comment.
     #[error("expected the metadata line `# frame_rate=<Hz>,sample_rate=<Hz>`, found {found}")]
     MissingMetadata { found: String },
@@ -50,6 +53,16 @@ pub enum Problem {
     /// `frame_rate` or `sample_rate` is not a positive finite number.
     #[error("expected `{key}` to be a positive number, found {found}")]
     BadRate { key: &'static str, found: String },
+    /// `frame_rate` or `sample_rate` outside what the format allows
+    /// ([`crate::envelope::FRAME_RATE_RANGE_HZ`], [`crate::envelope::SAMPLE_RATE_RANGE_HZ`]).
+    #[error("`{key}={found}` is out of range: expected {min} to {max} Hz")]
+    RateOutOfRange { key: &'static str, found: String, min: f64, max: f64 },
+    /// A frame lies later than [`crate::envelope::MAX_DURATION_S`] at the file's frame rate.
+    #[error(
+        "frame index {frame} lies at {seconds:.0} s at frame_rate={frame_rate_hz}; a file may span at most \
+         {max_s} s (24 hours)"
+    )]
+    FrameTooLate { frame: u64, seconds: f64, frame_rate_hz: f64, max_s: f64 },
     /// The metadata line is not followed by the header.
     #[error("expected the header `frame_index,f0_hz,component_type,component_index,frequency,value`, found {found}")]
     MissingHeader { found: String },
@@ -157,11 +170,10 @@ impl fmt::Display for CsvError {
 }
 
 impl std::error::Error for CsvError {
+    /// None: the message already carries the I/O error's text, and a source would make
+    /// `{:#}` chains print it twice.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.problem {
-            Problem::Io(err) => Some(err),
-            _ => None,
-        }
+        None
     }
 }
 

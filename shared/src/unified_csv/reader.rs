@@ -17,7 +17,7 @@
 use std::io::{self, BufRead};
 
 use super::error::{excerpt, CsvError, Problem};
-use crate::envelope::{linear_band_centre_hz, Envelope};
+use crate::envelope::{linear_band_centre_hz, Envelope, FRAME_RATE_RANGE_HZ, MAX_DURATION_S, SAMPLE_RATE_RANGE_HZ};
 
 /// The six columns of the unified CSV, in the order the exporter writes them.
 pub const COLUMNS: [&str; 6] = ["frame_index", "f0_hz", "component_type", "component_index", "frequency", "value"];
@@ -76,7 +76,7 @@ pub fn read_from<R: BufRead>(mut reader: R) -> Result<Envelope, CsvError> {
             if line.trim_ascii().is_empty() {
                 return Ok(());
             }
-            builder.push_row(&header, line, line_no)
+            builder.push_row(&header, metadata.frame_rate_hz, line, line_no)
         }
     })?;
     match state {
@@ -186,6 +186,15 @@ fn parse_metadata(line: &[u8], line_no: u64) -> Result<Metadata, CsvError> {
             Some((key, slot)) => {
                 let rate = value.parse::<f64>().ok().filter(|r| r.is_finite() && *r > 0.0);
                 let rate = rate.ok_or_else(|| at(Problem::BadRate { key, found: excerpt(Some(value.as_bytes())) }))?;
+                let range = if key == "frame_rate" { FRAME_RATE_RANGE_HZ } else { SAMPLE_RATE_RANGE_HZ };
+                if !range.contains(&rate) {
+                    return Err(at(Problem::RateOutOfRange {
+                        key,
+                        found: value.chars().take(40).collect(),
+                        min: *range.start(),
+                        max: *range.end(),
+                    }));
+                }
                 slot.replace(rate).is_some()
             }
             None => {
@@ -319,7 +328,7 @@ struct Builder {
 
 impl Builder {
     /// Parses one data row and stores it.
-    fn push_row(&mut self, header: &Header, line: &[u8], line_no: u64) -> Result<(), CsvError> {
+    fn push_row(&mut self, header: &Header, frame_rate_hz: f64, line: &[u8], line_no: u64) -> Result<(), CsvError> {
         let mut fields: [&[u8]; 6] = [&[]; 6];
         let mut field_count = 0;
         for (j, field) in line.split(|&b| b == b',').enumerate() {
@@ -344,6 +353,12 @@ impl Builder {
             (*self.frame_indices.last().unwrap_or(&0), *self.f0_hz.last().unwrap_or(&0.0))
         } else {
             let frame_index = parse_index(fields[FRAME_INDEX], MAX_FRAME_INDEX).map_err(|p| err(FRAME_INDEX, p))?;
+            let seconds = frame_index as f64 / frame_rate_hz;
+            if seconds > MAX_DURATION_S {
+                let problem =
+                    Problem::FrameTooLate { frame: frame_index, seconds, frame_rate_hz, max_s: MAX_DURATION_S };
+                return Err(err(FRAME_INDEX, problem));
+            }
             let f0_hz = parse_non_negative(fields[F0_HZ]).map_err(|p| err(F0_HZ, p))?;
             (frame_index, f0_hz)
         };

@@ -258,10 +258,37 @@ impl VoiceBank {
         self.slots[FREE_RUN_SLOT].adsr.gate_off(adsr, sample_rate_hz);
     }
 
-    /// Applies the current bend (and a possibly changed TET size or root) to every voice.
+    /// Applies the current bend and tuning to every sounding voice: after a change of TET
+    /// size, root note or key mode a held key sounds where that key now sits.
     pub fn retune(&mut self, settings: &NoteSettings) {
         for slot in self.slots.iter_mut().filter(|s| s.is_active()) {
+            if let Some(key) = slot.key {
+                slot.offset_steps = key.note.unwrap_or(DEFAULT_NOTE) as f32 - settings.root_note as f32;
+            }
             slot.tune(self.bend_steps, settings);
+        }
+    }
+
+    /// Releases the oldest held MIDI voices beyond `voice_count` (after the "Voices" setting
+    /// was lowered), so no more than that many keep sounding.
+    pub fn limit_voices(&mut self, voice_count: usize, adsr: &AdsrSettings, sample_rate_hz: f32) {
+        let voice_count = voice_count.clamp(1, MAX_VOICES);
+        loop {
+            let held = self.slots[..MAX_VOICES].iter().enumerate().filter(|(_, s)| s.adsr.is_held());
+            if held.clone().count() <= voice_count {
+                return;
+            }
+            let index = oldest(held);
+            self.slots[index].adsr.gate_off(adsr, sample_rate_hz);
+        }
+    }
+
+    /// Every sounding model voice starts singing afresh (a new model: a fresh decoder state),
+    /// while CSV voices play on at their position in the new envelope: an import changes the
+    /// sound under the notes, not where they are.
+    pub fn restart_models(&mut self) {
+        for slot in self.slots.iter_mut().filter(|s| s.is_active()) {
+            slot.model_started = false;
         }
     }
 
@@ -387,6 +414,27 @@ mod tests {
         bank.note_off(key(67), &adsr, 48_000.0);
         assert!(bank.slots[a].adsr.is_held());
         assert!(!bank.slots[b].adsr.is_held() && bank.slots[b].is_active());
+    }
+
+    #[test]
+    fn held_notes_follow_a_new_root_and_tet_and_lowering_voices_releases_the_oldest() {
+        let mut bank = VoiceBank::default();
+        let a = bank.note_on(key(67), 1.0, &SETTINGS);
+        let b = bank.note_on(key(72), 1.0, &SETTINGS);
+        let c = bank.note_on(key(76), 1.0, &SETTINGS);
+        let f0 = |bank: &VoiceBank, i: usize| bank.slots[i].model_f0_hz;
+        assert!((f0(&bank, a) - 392.0).abs() < 0.1);
+        // Root 60 -> 67: key 67 is the root now and sounds at MIDI 67 still; in TET 24 key 72
+        // is 5 quarter tones above the root.
+        let moved = NoteSettings { root_note: 67, divisions_per_octave: 24, ..SETTINGS };
+        bank.retune(&moved);
+        assert!((f0(&bank, a) - 392.0).abs() < 0.1);
+        let want = 392.0 * 2f32.powf(5.0 / 24.0);
+        assert!((f0(&bank, b) - want).abs() < 0.1, "{} vs {want}", f0(&bank, b));
+        let adsr = AdsrSettings::default();
+        bank.limit_voices(1, &adsr, 48_000.0);
+        assert!(!bank.slots[a].adsr.is_held() && !bank.slots[b].adsr.is_held());
+        assert!(bank.slots[c].adsr.is_held(), "the newest voice keeps sounding");
     }
 
     #[test]

@@ -120,9 +120,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bar.set_position(done as u64);
     });
     bar.finish_and_clear();
-    envelope.validate().map_err(|e| anyhow::anyhow!("analysis produced an invalid envelope: {e}"))?;
-    ddsp_shared::unified_csv::write_path(&envelope, &args.output)
-        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    envelope
+        .validate()
+        .map_err(|e| anyhow::anyhow!("the analysis of {} produced an invalid envelope: {e}", args.input.display()))?;
+    ddsp_shared::unified_csv::write_path(&envelope, &args.output)?;
     let elapsed = started.elapsed().as_secs_f64();
     if args.plot {
         let written = write_plots(&args, &samples, rate, &grid, &config, &envelope)?;

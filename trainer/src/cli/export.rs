@@ -8,6 +8,7 @@ use anyhow::Context;
 use super::thinning::ThinningArgs;
 
 use ddsp_trainer::train::export::{export_run, CsvOptions, ExportOptions};
+use ddsp_trainer::train::inputs::read_inputs;
 use ddsp_trainer::train::training::RunPaths;
 
 /// The unified CSV options of the original exporter (`3-envelopes2csv.py`): the thinning
@@ -49,10 +50,11 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let paths = RunPaths::new(&args.run);
     let inputs = if args.audio.is_empty() {
-        let text = std::fs::read(paths.inputs())
-            .with_context(|| format!("cannot read {} (give the recordings with --audio)", paths.inputs().display()))?;
-        serde_json::from_slice::<Vec<PathBuf>>(&text)
-            .with_context(|| format!("{} is not a list of files", paths.inputs().display()))?
+        read_inputs(&paths.inputs())
+            .context("give the recordings with --audio")?
+            .into_iter()
+            .map(|input| input.path)
+            .collect()
     } else {
         args.audio.clone()
     };

@@ -135,8 +135,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let samples = render_offline(&staged, &params, args.sample_rate as f32, args.seed, OfflineLength::Window);
     write_wav(&args.output, &samples, args.sample_rate, args.format).with_context(|| format!("growing {source}"))?;
     if let Some(csv) = &args.csv {
-        ddsp_shared::unified_csv::write_path(&staged, csv)
-            .with_context(|| format!("cannot write {}", csv.display()))?;
+        ddsp_shared::unified_csv::write_path(&staged, csv)?;
     }
     let listed: Vec<String> = counts.iter().map(usize::to_string).collect();
     eprintln!(

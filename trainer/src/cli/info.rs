@@ -74,7 +74,7 @@ pub struct MetadataEntry {
 
 impl Summary {
     pub fn of(env: &Envelope, path: &std::path::Path) -> Self {
-        let mut voiced: Vec<f32> = env.f0_hz.iter().copied().filter(|&f0| f0 > 0.0).collect();
+        let mut voiced: Vec<f32> = (0..env.frame_count()).filter(|&i| env.is_voiced(i)).map(|i| env.f0_hz[i]).collect();
         voiced.sort_by(f32::total_cmp);
         let median = match voiced.len() {
             0 => None,
@@ -122,7 +122,7 @@ impl Summary {
                 "{min:.2} to {max:.2} Hz, median {median:.2} Hz ({} of {} frames voiced)",
                 self.voiced_frames, self.frames
             ),
-            _ => format!("no voiced frames (f0 is 0 in all {} frames)", self.frames),
+            _ => format!("no voiced frames (none of the {} frames has an f0 with a sounding harmonic)", self.frames),
         };
         let mut text = format!(
             "file:         {}\n\
@@ -153,16 +153,21 @@ mod tests {
     use super::*;
     use std::path::Path;
 
+    /// Frames with the given indices and f0, each with a sounding first harmonic.
     fn envelope(indices: &[u64], f0: &[f32]) -> Envelope {
         let mut env = Envelope::silent(250.0, 16000.0, indices.len(), 3, 2, 100.0);
         env.frame_indices = indices.to_vec();
         env.f0_hz = f0.to_vec();
+        env.harmonic_amps.chunks_mut(3).for_each(|frame| frame[0] = 0.1);
         env
     }
 
     #[test]
     fn f0_statistics_skip_unvoiced_frames() {
-        let s = Summary::of(&envelope(&[0, 1, 2, 3, 4], &[0.0, 300.0, 100.0, 0.0, 200.0]), Path::new("x.csv"));
+        let mut env = envelope(&[0, 1, 2, 3, 4, 5], &[0.0, 300.0, 100.0, 0.0, 200.0, 50.0]);
+        // The last frame has an f0 (a tracker's floor in silence) but no sounding harmonic.
+        env.harmonic_amps[15..18].fill(0.0);
+        let s = Summary::of(&env, Path::new("x.csv"));
         assert_eq!((s.f0_min_hz, s.f0_max_hz, s.f0_median_hz), (Some(100.0), Some(300.0), Some(200.0)));
         assert_eq!(s.voiced_frames, 3);
         let even = Summary::of(&envelope(&[0, 1], &[100.0, 200.0]), Path::new("x.csv"));

@@ -197,8 +197,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     write_wav(&args.output, &played.samples, args.sample_rate, args.format)
         .with_context(|| format!("playing {}", args.input.display()))?;
     if let (Some(csv), Some(envelope)) = (&args.csv, &played.envelope) {
-        ddsp_shared::unified_csv::write_path(envelope, csv)
-            .with_context(|| format!("cannot write {}", csv.display()))?;
+        ddsp_shared::unified_csv::write_path(envelope, csv)?;
     }
     eprintln!(
         "played {notes} note(s) of {} through {} ({} Hz model, {} frames/s) -> {} ({:.2} s)",

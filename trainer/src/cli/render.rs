@@ -5,18 +5,19 @@ use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use ddsp_shared::render::offline::{OfflineLength, OfflineRender};
+use ddsp_shared::envelope::MAX_DURATION_S;
+use ddsp_shared::render::offline::{OfflineLength, OfflineRender, OFFLINE_BLOCK_SAMPLES};
 use ddsp_shared::render::{self, AnchorMode, BounceParams, RenderParams};
 use ddsp_trainer::tools::io::refuse_to_overwrite_inputs;
-use ddsp_trainer::wav_io::{write_wav, WavSampleFormat};
+use ddsp_trainer::wav_io::{write_wav_streaming, WavSampleFormat};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Renders longer than this show a progress bar (when stderr is a terminal), seconds of audio.
 const PROGRESS_MIN_S: f64 = 30.0;
 /// Allowed output sample rates, Hz.
 const SAMPLE_RATE_RANGE: RangeInclusive<u32> = 8_000..=384_000;
-/// Longest render, seconds (24 h).
-const SECONDS_RANGE: RangeInclusive<f32> = 0.001..=86_400.0;
+/// Longest render, seconds: the longest an envelope may last (24 h).
+const SECONDS_RANGE: RangeInclusive<f32> = 0.001..=MAX_DURATION_S as f32;
 
 /// Anchor of the stretch, as spelled on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -269,8 +270,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let render = OfflineRender::new(&envelope, &params, sample_rate_hz as f32, args.seed, length);
     let estimated_samples = render.estimated_samples();
+    let estimated_s = estimated_samples as f64 / sr;
+    if estimated_s > MAX_DURATION_S {
+        bail!(
+            "--rate {} plays {} for {:.1} hours; a render lasts at most {} hours: give --seconds to render part of it",
+            args.rate,
+            args.input.display(),
+            estimated_s / 3600.0,
+            MAX_DURATION_S / 3600.0
+        );
+    }
 
-    let progress = if estimated_samples as f64 / sr >= PROGRESS_MIN_S {
+    // Streamed to disk block by block: memory stays a few blocks whatever the length, and
+    // the progress bar moves from the first block.
+    let progress = if estimated_s >= PROGRESS_MIN_S {
         let bar = ProgressBar::with_draw_target(Some(estimated_samples as u64), ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template("rendering {bar:40} {percent:>3}% ({eta} left)")
@@ -280,18 +293,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         ProgressBar::hidden()
     };
-
-    let samples = render.collect(|n| progress.inc(n as u64));
+    let mut render = render;
+    let mut block = vec![0.0f32; OFFLINE_BLOCK_SAMPLES];
+    write_wav_streaming(&args.output, sample_rate_hz, args.format, |stream| loop {
+        let n = render.next_block(&mut block);
+        if n == 0 {
+            return Ok(());
+        }
+        stream.write(&block[..n])?;
+        progress.inc(n as u64);
+    })
+    .with_context(|| format!("rendering {}", args.input.display()))?;
     progress.finish_and_clear();
-
-    let peak = samples.iter().fold(0.0f32, |m, s| m.max(s.abs()));
-    if args.format == WavSampleFormat::Int24 && peak > 1.0 {
-        eprintln!(
-            "warning: peak {:.1} dBFS clipped in the 24-bit file; lower the volumes or use --format float",
-            20.0 * peak.log10()
-        );
-    }
-    write_wav(&args.output, &samples, sample_rate_hz, args.format)
-        .with_context(|| format!("rendering {}", args.input.display()))?;
     Ok(())
 }

@@ -13,8 +13,9 @@ use ddsp_trainer::train::data::{collect_audio_files, load_sources, Dataset};
 use ddsp_trainer::train::device::{select, DeviceChoice};
 use ddsp_trainer::train::export::{export_run, ExportOptions};
 use ddsp_trainer::train::inference::Instrument;
+use ddsp_trainer::train::inputs::{check_same_inputs, read_inputs, write_inputs, RunInput};
 use ddsp_trainer::train::instrument_file::write_instrument_file;
-use ddsp_trainer::train::training::{train, RunPaths, TrainOptions};
+use ddsp_trainer::train::training::{checkpoint_step, train, RunPaths, TrainOptions};
 
 use super::export::CsvArgs;
 
@@ -90,6 +91,10 @@ pub struct Args {
     /// Stop after training: write no envelopes, previews or CSV (run `ddsp export` later).
     #[arg(long)]
     pub no_export: bool,
+    /// With --resume: go on training the run's model on other recordings than it started
+    /// with (without it, --resume refuses inputs whose names or contents differ).
+    #[arg(long, requires = "resume")]
+    pub new_inputs: bool,
     #[command(flatten)]
     pub csv: CsvArgs,
 }
@@ -111,30 +116,75 @@ impl Args {
     }
 }
 
-/// Runs `ddsp train`.
+/// Files whose presence marks a folder as a run folder (what a run writes first).
+const RUN_MARKERS: [&str; 3] = ["config.json", "inputs.json", "features.cache"];
+
+/// Runs `ddsp train`. A run folder this command created is removed again when the run fails
+/// before its first checkpoint, so a typo or a bad file leaves nothing behind.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let created = !args.out.exists();
+    let result = train_run(&args);
+    if let Err(err) = &result {
+        let paths = RunPaths::new(&args.out);
+        if created && !err.is::<super::Interrupted>() && !paths.checkpoint().exists() {
+            let _ = std::fs::remove_dir_all(&args.out);
+        }
+    }
+    result
+}
+
+/// Fails unless `out` is a place a new run may be written: absent, empty, or a run folder
+/// without a model (one whose first run failed early).
+fn check_new_run_folder(out: &std::path::Path, paths: &RunPaths) -> anyhow::Result<()> {
+    if paths.checkpoint().exists() {
+        bail!("{} already holds a trained model; continue it with --resume or choose another --out", out.display());
+    }
+    if out.exists() && !out.is_dir() {
+        bail!("--out {} is a file; give a folder for the run", out.display());
+    }
+    let Ok(entries) = std::fs::read_dir(out) else { return Ok(()) };
+    let names: Vec<String> = entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    if !names.is_empty() && !names.iter().any(|n| RUN_MARKERS.contains(&n.as_str())) {
+        bail!(
+            "--out {} is a folder with other files in it ({} entries, such as {}); a run writes many files: \
+             give a new or empty folder",
+            out.display(),
+            names.len(),
+            names[0]
+        );
+    }
+    Ok(())
+}
+
+fn train_run(args: &Args) -> anyhow::Result<()> {
     let paths = RunPaths::new(&args.out);
-    let selected = select(args.device)?;
     let config = if args.resume {
         let mut c = TrainConfig::load(paths.config())
             .map_err(|e| anyhow::anyhow!("--resume: cannot read {}: {e}", paths.config().display()))?;
         if let Some(steps) = args.steps {
             c.steps = steps;
         }
-        c
-    } else {
-        if paths.checkpoint().exists() {
+        let done = checkpoint_step(&paths)?;
+        if done >= c.steps {
             bail!(
-                "{} already holds a trained model; continue it with --resume or choose another --out",
-                args.out.display()
+                "--resume: {} has already trained {done} of {} steps; give --steps above {done} to train further",
+                args.out.display(),
+                c.steps
             );
         }
+        c
+    } else {
+        check_new_run_folder(&args.out, &paths)?;
         args.config()
     };
     config.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-
     let files = collect_audio_files(&args.inputs)?;
+    let inputs = files.iter().map(|f| RunInput::of(f)).collect::<anyhow::Result<Vec<_>>>()?;
+    if args.resume && !args.new_inputs {
+        check_same_inputs(&read_inputs(&paths.inputs())?, &inputs)?;
+    }
+    let selected = select(args.device)?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let cached = paths.feature_cache().exists();
     let sources = load_sources(&files, &config, &paths.feature_cache(), |f| {
         eprintln!("analysing {}", f.display());
@@ -143,7 +193,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("features: reusing {}", paths.feature_cache().display());
     }
     let dataset = Dataset::from_sources(&config, sources)?;
-    write_inputs(&paths, &files)?;
+    write_inputs(&paths.inputs(), &inputs)?;
     eprintln!(
         "training on {} ({} examples of {} s from {} file(s); preset {}: GRU {}, {} frames/s, batch {}, {} steps)",
         selected.description,
@@ -165,7 +215,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // A second Ctrl-C stops at once (the last checkpoint stays).
     let _ = ctrlc::set_handler(move || {
         if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
+            ddsp_shared::atomic_file::remove_pending_temporaries();
+            std::process::exit(i32::from(super::INTERRUPTED_EXIT_STATUS));
         }
         eprintln!("\nstopping after this step and writing a checkpoint (Ctrl-C again to quit now)");
     });
@@ -183,6 +234,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             outcome.last_loss.unwrap_or(f32::NAN)
         );
     }
+    if outcome.interrupted && !paths.checkpoint().exists() {
+        eprintln!("interrupted before the first step: nothing was trained, so there is nothing to resume");
+        return Err(super::Interrupted.into());
+    }
     if outcome.interrupted {
         eprintln!(
             "interrupted at step {}: checkpoint written to {}; continue with `ddsp train {} --out {} --resume`",
@@ -191,7 +246,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" "),
             args.out.display()
         );
-        return Ok(());
+        return Err(super::Interrupted.into());
     }
     if args.no_export {
         // The playable instrument is written at the end of every finished run; the export
@@ -205,12 +260,4 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let written = export_run(&paths, &files, &export)?;
     eprintln!("{written}");
     Ok(())
-}
-
-fn write_inputs(paths: &RunPaths, files: &[PathBuf]) -> anyhow::Result<()> {
-    let json = serde_json::to_vec_pretty(files)?;
-    ddsp_shared::atomic_file::write_atomically(&paths.inputs(), |w| -> std::io::Result<()> {
-        std::io::Write::write_all(w, &json)
-    })
-    .with_context(|| format!("cannot write {}", paths.inputs().display()))
 }

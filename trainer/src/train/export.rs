@@ -148,12 +148,10 @@ fn export_file(
             write_wav(&wav, &render_at_model_rate(&local, hv, nv), config.sample_rate_hz, WavSampleFormat::Float32)?;
         }
         let csv = PathBuf::from(format!("{}_unified.csv", prefix.display()));
-        ddsp_shared::unified_csv::write_path(&csv_envelope(&local, &options.csv)?, &csv)
-            .with_context(|| format!("cannot write {}", csv.display()))?;
+        ddsp_shared::unified_csv::write_path(&csv_envelope(&local, &options.csv)?, &csv)?;
     }
     let whole_csv = folder.join(format!("{name}_unified.csv"));
-    ddsp_shared::unified_csv::write_path(&csv_envelope(&env, &options.csv)?, &whole_csv)
-        .with_context(|| format!("cannot write {}", whole_csv.display()))?;
+    ddsp_shared::unified_csv::write_path(&csv_envelope(&env, &options.csv)?, &whole_csv)?;
 
     let resynthesis = render_at_model_rate(&env, 1.0, 1.0);
     let eval = evaluate(&source.audio, &resynthesis, config.sample_rate_hz)?;

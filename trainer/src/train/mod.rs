@@ -4,7 +4,8 @@
 //! features), [`model`] (the decoder), [`gru`] (the recurrent layer, built for a fast backward
 //! pass), [`synth`] (differentiable harmonic + noise synthesis), [`loss`] (multi-scale spectral
 //! loss), [`training`] (optimiser loop, checkpoints), [`device`] (CPU/GPU choice),
-//! [`inference`] (a loaded instrument: features → envelope → audio),
+//! [`inference`] (a loaded instrument: features → envelope → audio), [`inputs`] (the
+//! recordings a run was trained on, checked on `--resume`),
 //! [`instrument_file`] (the portable `instrument.ddsp`), [`export`] (envelopes, previews, CSVs),
 //! [`report`] (report.md / report.json) and [`transfer`] (timbre transfer).
 
@@ -14,6 +15,7 @@ pub mod device;
 pub mod export;
 pub mod gru;
 pub mod inference;
+pub mod inputs;
 pub mod instrument_file;
 pub mod loss;
 pub mod model;

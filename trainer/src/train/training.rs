@@ -226,6 +226,27 @@ impl Trainer {
 
 const CHECKPOINT_MAGIC: &[u8] = b"DDSPRS-CKPT-1\n";
 
+/// The step a run's checkpoint holds, read without loading the model (for `--resume` to say
+/// what it will do before it starts).
+pub fn checkpoint_step(paths: &RunPaths) -> anyhow::Result<usize> {
+    let path = paths.checkpoint();
+    let mut head = vec![0u8; CHECKPOINT_MAGIC.len() + 8];
+    let mut file = std::fs::File::open(&path).with_context(|| format!("--resume: cannot read {}", path.display()))?;
+    std::io::Read::read_exact(&mut file, &mut head)
+        .with_context(|| format!("--resume: {} is not a usable checkpoint", path.display()))?;
+    let rest =
+        head.strip_prefix(CHECKPOINT_MAGIC).with_context(|| format!("{} is not a ddsp checkpoint", path.display()))?;
+    let len = u64::from_le_bytes(rest.try_into()?);
+    if len > 1 << 16 {
+        bail!("--resume: {} is not a usable checkpoint", path.display());
+    }
+    let mut state = vec![0u8; len as usize];
+    std::io::Read::read_exact(&mut file, &mut state)
+        .with_context(|| format!("--resume: {} is not a usable checkpoint", path.display()))?;
+    let state: TrainState = serde_json::from_slice(&state)?;
+    Ok(state.step)
+}
+
 /// Scales all gradients so that their global L2 norm is at most `max_norm` (DDSP/TensorFlow's
 /// `clip_by_global_norm`; burn's own clipping is per parameter).
 pub fn clip_global_norm<M: Module>(params: &mut GradientsParams, model: &M, max_norm: f64) {
@@ -319,13 +340,20 @@ pub fn train(
             Err(err) => {
                 bar.abandon();
                 write_logs(paths, &log)?;
-                let kept = if paths.checkpoint().exists() {
-                    format!("the last good checkpoint ({}) is kept", paths.checkpoint().display())
+                // Only suggest --resume where there is a checkpoint to resume from.
+                let next = if paths.checkpoint().exists() {
+                    format!(
+                        "the last good checkpoint ({}) is kept: continue with `ddsp train ... --resume --learning-rate <smaller>`",
+                        paths.checkpoint().display()
+                    )
                 } else {
-                    "no checkpoint had been written yet".to_string()
+                    format!(
+                        "no checkpoint had been written yet: start again with a smaller --learning-rate (this one was {})",
+                        config.learning_rate
+                    )
                 };
                 bail!(
-                    "training stopped at step {}: {err}. This usually means the learning rate is too high; {kept}. Continue with `ddsp train ... --resume --learning-rate <smaller>`",
+                    "training stopped at step {}: {err}. This usually means the learning rate is too high; {next}",
                     state.step + 1
                 );
             }

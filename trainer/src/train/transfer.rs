@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use ddsp_shared::instrument::auto_adjust::{auto_adjust, AutoAdjust};
 use ddsp_shared::instrument::{InstrumentFile, TrainingStats};
 
@@ -109,7 +108,7 @@ pub fn transfer(
     let env = instrument.envelope(&f0, &loudness);
     let out = render_at_model_rate(&env, 1.0, 1.0);
     write_wav(output, &out, instrument.config.sample_rate_hz, WavSampleFormat::Float32)?;
-    ddsp_shared::unified_csv::write_path(&env, csv).with_context(|| format!("cannot write {}", csv.display()))?;
+    ddsp_shared::unified_csv::write_path(&env, csv)?;
     let features = TransferFeatures {
         frame_rate_hz,
         original_f0_hz: source.f0_hz,
