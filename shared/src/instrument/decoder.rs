@@ -319,8 +319,7 @@ unsafe fn matvec_add_avx2_fma(w: &[f32], x: &[f32], y: &mut [f32]) {
     matvec_body(w, x, y, f32::mul_add);
 }
 
-/// Eight rows of `W` per pass over `y` (then four, then one), so `y` is loaded and stored an
-/// eighth as often. The sums run in row order either way, so the grouping changes no bit.
+/// Four rows of `W` per pass over `y`, so `y` is loaded and stored a quarter as often.
 #[inline(always)]
 fn matvec_body(w: &[f32], x: &[f32], y: &mut [f32], fma: impl Fn(f32, f32, f32) -> f32 + Copy) {
     let n = y.len();
@@ -328,22 +327,7 @@ fn matvec_body(w: &[f32], x: &[f32], y: &mut [f32], fma: impl Fn(f32, f32, f32) 
         return;
     }
     let mut rows = w.chunks_exact(n).zip(x.iter());
-    let mut octets = x.len() / 8;
-    while octets > 0 {
-        let r: [(&[f32], f32); 8] = std::array::from_fn(|_| {
-            let (row, &xi) = rows.next().expect("row");
-            (row, xi)
-        });
-        for j in 0..n {
-            let mut acc = y[j];
-            for &(row, xi) in &r {
-                acc = fma(xi, row[j], acc);
-            }
-            y[j] = acc;
-        }
-        octets -= 1;
-    }
-    let mut quads = x.len() % 8 / 4;
+    let mut quads = x.len() / 4;
     while quads > 0 {
         let (r0, &x0) = rows.next().expect("row");
         let (r1, &x1) = rows.next().expect("row");
