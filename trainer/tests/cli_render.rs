@@ -370,3 +370,44 @@ fn ctrl_c_or_sigterm_during_a_render_keeps_the_old_file_and_leaves_no_temporary(
         assert_eq!(names.len(), 2, "{signal}: left behind: {names:?}");
     }
 }
+
+#[cfg(unix)]
+mod extreme_metadata {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        // Each case runs the binary twice; a few dozen cover the corners.
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        /// Any rates the format allows and any last frame, read by `info` and played by
+        /// `render` under a 1 GiB memory cap: a file within the limits is described and
+        /// rendered; one beyond them is refused with exit status 1, the line and the limit;
+        /// nothing crashes or runs out of memory.
+        #[test]
+        fn info_and_render_stay_bounded_on_any_valid_metadata(
+            frame_rate_log10 in -1.99f64..5.88,
+            sample_rate_log10 in 3.001f64..5.88,
+            last_frame_s in prop_oneof![0.0f64..86_400.0, 86_400.5f64..1e12],
+        ) {
+            let frame_rate = 10f64.powf(frame_rate_log10);
+            let sample_rate = 10f64.powf(sample_rate_log10);
+            let last = ((last_frame_s * frame_rate).min(999_999_999_999_999.0) as u64).max(1);
+            let within = last as f64 / frame_rate <= 86_400.0;
+            let scratch = scratch();
+            let csv = scratch.path().join("extreme.csv");
+            std::fs::write(&csv, two_frames_csv(&format!("{frame_rate}"), &format!("{sample_rate}"), last)).unwrap();
+            let info = ddsp_capped(1024, &["info", path_str(&csv)]);
+            let render = ddsp_capped(1024, &["render", path_str(&csv), "-o", "/dev/null", "--seconds", "0.25"]);
+            for out in [&info, &render] {
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                if within {
+                    prop_assert!(out.status.success(), "{frame_rate} {sample_rate} {last}: {stderr}");
+                } else {
+                    prop_assert_eq!(out.status.code(), Some(1), "{}", stderr);
+                    prop_assert!(stderr.contains("line 5") && stderr.contains("86400 s"), "{}", stderr);
+                }
+            }
+        }
+    }
+}
