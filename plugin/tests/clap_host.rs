@@ -233,6 +233,43 @@ fn block_size_does_not_change_the_sound() {
     assert!(worst < 1e-5, "64- and 4096-sample blocks differ by {worst}");
 }
 
+/// A CSV of 1 s at 100 frames/s: `first_hz` for the first half, `second_hz` after it, with
+/// harmonic amplitudes `amps`.
+fn two_halves_csv(first_hz: f32, second_hz: f32, amps: &[f32]) -> String {
+    let mut csv = String::from(
+        "# frame_rate=100,sample_rate=48000\nframe_index,f0_hz,component_type,component_index,frequency,value\n",
+    );
+    for i in 0..100 {
+        let f0 = if i < 50 { first_hz } else { second_hz };
+        for (k, amp) in amps.iter().enumerate() {
+            csv.push_str(&format!("{i},{f0},harmonic,{k},{},{amp}\n", f0 * (k + 1) as f32));
+        }
+        csv.push_str(&format!("{i},{f0},noise_band,0,0,0\n"));
+    }
+    csv
+}
+
+#[test]
+fn importing_a_csv_while_a_note_sounds_goes_on_at_the_note_s_position() {
+    // A note plays into the second half (300 Hz) of one file; a file of the same timeline but
+    // another timbre arrives. The note goes on in the second half of the new sound, instead
+    // of starting it over from its first half (200 Hz).
+    let instance = Instance::new();
+    let state = state_with_csv(&instance.save_state(), "/tmp/halves-a.csv", &two_halves_csv(200.0, 300.0, &[0.5]));
+    instance.load_state(&state);
+    let mut instance = instance;
+    instance.activate();
+    let before = instance.render(samples(0.7), 512, &[(0, note_on(0, 60, 1.0))]);
+    assert!((peak_hz(&before[samples(0.6)..]) - 300.0).abs() < 5.0);
+    let brighter = two_halves_csv(200.0, 300.0, &[0.5, 0.4, 0.3]);
+    instance.load_state(&state_with_csv(&instance.save_state(), "/tmp/halves-b.csv", &brighter));
+    let after = instance.render(samples(0.2), 512, &[]);
+    let hz = peak_hz(&after[samples(0.05)..samples(0.2)]);
+    assert!((hz - 300.0).abs() < 5.0, "after the import the note plays on at 300 Hz, got {hz}");
+    let tail = &after[samples(0.05)..samples(0.2)];
+    assert!(level_at(tail, 900.0) > 0.3 * level_at(tail, 300.0), "the new (brighter) sound plays");
+}
+
 /// With host sync on, the Play voice follows the song position: a CSV whose first half sounds
 /// at 200 Hz and second half at 300 Hz plays 300 Hz when the host plays from 0.7 s, 200 Hz from
 /// 0.1 s, and moves when the host jumps.
