@@ -3,6 +3,7 @@
 //! spectral view and the f0 contour. Resizable; every control is a host parameter, so the GUI
 //! only sets parameters (through the host's `ParamSetter`) and never touches audio state.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use egui::{Color32, RichText, Vec2};
@@ -26,6 +27,8 @@ pub struct EditorParts {
     pub exchange: Arc<SoundExchange>,
     pub spectrum: Arc<Mutex<triple_buffer::Output<SpectrumSnapshot>>>,
     pub repaint: RepaintNotifier,
+    /// Set while a window is open: the audio thread publishes the spectrum only then.
+    pub open: Arc<AtomicBool>,
 }
 
 impl EditorParts {
@@ -40,6 +43,7 @@ impl EditorParts {
             params: self.params.clone(),
             exchange: self.exchange.clone(),
             spectrum: self.spectrum.clone(),
+            open: self.open.clone(),
             context: None,
             browser: None,
             controls_height: 0.0,
@@ -109,6 +113,8 @@ pub struct PlayerGui {
     params: Arc<PlayerParams>,
     exchange: Arc<SoundExchange>,
     spectrum: Arc<Mutex<triple_buffer::Output<SpectrumSnapshot>>>,
+    /// Shared with the audio thread: true while this window is open.
+    open: Arc<AtomicBool>,
     /// The host connection, from `build`; parameter changes go through it.
     context: Option<GuiContext>,
     /// The "Import CSV…" or "Import Model…" browser while it is open, and what it imports.
@@ -348,6 +354,7 @@ impl NiceEguiApp for PlayerGui {
         _frame: &mut nice_plug_egui::Frame,
     ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
         self.context = Some(nice_gui_ctx);
+        self.open.store(true, Ordering::Release);
         Ok(())
     }
 
@@ -407,6 +414,7 @@ impl NiceEguiApp for PlayerGui {
 
     fn editor_closed(&mut self) {
         self.browser = None;
+        self.open.store(false, Ordering::Release);
     }
 }
 

@@ -12,6 +12,7 @@
 //!   project.
 
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ddsp_shared::render::RenderParams;
@@ -81,6 +82,9 @@ pub struct SpectralPlayer {
     spectrum_out: Arc<Mutex<triple_buffer::Output<SpectrumSnapshot>>>,
     /// Wakes the GUI when a new spectrum is published.
     repaint: nice_plug_egui::RepaintNotifier,
+    /// True while the editor is open: the spectrum is gathered and published only then, so a
+    /// closed window costs the audio thread nothing.
+    editor_open: Arc<AtomicBool>,
 }
 
 impl Default for SpectralPlayer {
@@ -106,6 +110,7 @@ impl Default for SpectralPlayer {
             spectrum_in,
             spectrum_out: Arc::new(Mutex::new(spectrum_out)),
             repaint: nice_plug_egui::RepaintNotifier::new(),
+            editor_open: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -355,6 +360,7 @@ impl Plugin for SpectralPlayer {
             exchange: self.exchange.clone(),
             spectrum: self.spectrum_out.clone(),
             repaint: self.repaint.clone(),
+            open: self.editor_open.clone(),
         }))
     }
 
@@ -452,7 +458,9 @@ impl Plugin for SpectralPlayer {
             self.handle_event(event);
             next_event = context.next_event();
         }
-        self.publish_spectrum();
+        if self.editor_open.load(Ordering::Acquire) {
+            self.publish_spectrum();
+        }
         ProcessStatus::KeepAlive
     }
 }
