@@ -168,6 +168,17 @@ fn file_missing_warning(ui: &mut egui::Ui, path: Option<&str>) {
     );
 }
 
+/// Says that the project stores only the path of a file too large to store in it.
+fn stored_by_path_warning(ui: &mut egui::Ui, path: Option<&str>) {
+    ui.colored_label(
+        WARNING,
+        format!(
+            "Too large to save in the project: the project refers to {}. Keep the file there.",
+            path.unwrap_or("?")
+        ),
+    );
+}
+
 /// Width of a slider's name column.
 const LABEL_WIDTH: f32 = 104.0;
 /// Room left for the value box a `ParamSlider` draws after the slider.
@@ -239,6 +250,9 @@ impl PlayerGui {
             if status.file_missing {
                 file_missing_warning(ui, status.path.as_deref());
             }
+            if status.stored_by_path {
+                stored_by_path_warning(ui, status.path.as_deref());
+            }
             ui.separator();
             ui.horizontal(|ui| {
                 if ui.button("Import Model…").clicked() {
@@ -256,6 +270,9 @@ impl PlayerGui {
             ));
             if status.model_file_missing {
                 file_missing_warning(ui, status.model_path.as_deref());
+            }
+            if status.model_stored_by_path {
+                stored_by_path_warning(ui, status.model_path.as_deref());
             }
             if let Some(error) = &status.last_error {
                 ui.colored_label(ERROR, format!("Import failed: {error}"));

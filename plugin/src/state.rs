@@ -3,7 +3,10 @@
 //!
 //! The project state keeps the file path and the CSV text itself (deflate-compressed, base64),
 //! and likewise the imported model's path and its instrument file (base64), so a project sounds
-//! the same on a machine that lacks the files (SPEC §5, §9). Loading a state
+//! the same on a machine that lacks the files (SPEC §5, §9). Data too large for a project
+//! ([`MAX_STORED_DATA_BYTES`] once encoded) is stored as its path alone, and the GUI says so:
+//! a project that refers to a file loads where that file is, instead of one too large to load
+//! anywhere. Loading a state
 //! decodes the data on the host's main thread (hosts expect state loads to finish before they
 //! return) and hands the result to the audio thread through a lock-free queue; the sound it
 //! replaces comes back through a second queue and is freed here, off the audio thread.
@@ -38,6 +41,15 @@ const MAX_MODEL_BYTES: usize = ddsp_shared::instrument::file::MAX_FILE_BYTES as 
 /// blowing up memory.
 const MAX_INFLATED_BYTES: usize = 1 << 30;
 
+/// Largest sound or model data (encoded, as it sits in the state) a project stores; larger
+/// data is stored as its path. The plugin's whole state must stay under the CLAP wrapper's
+/// 256 MiB load limit, and hosts keep project state in their session files: a quarter of that
+/// each for the sound and the model leaves room for both and the parameters. CSV text deflates
+/// about 4:1 (the bundled violin's: 2.6 MB to 0.85 MB stored), so a 60 s CSV at full resolution
+/// (250 frames/s, 60 harmonics, 65 bands: about 86 MB of text) stores in about 29 MiB, and
+/// about two minutes of it fit.
+pub const MAX_STORED_DATA_BYTES: usize = 64 << 20;
+
 /// Sounds waiting for the audio thread. Two is enough: a newer import replaces a waiting one.
 const INCOMING_CAPACITY: usize = 2;
 
@@ -50,19 +62,39 @@ const RETIRED_CAPACITY: usize = 8;
 pub struct StoredSound {
     /// The file the sound was imported from; `None` for the built-in sound.
     pub path: Option<String>,
-    /// The CSV text, deflate-compressed and base64-encoded; empty for the built-in sound.
+    /// The CSV text, deflate-compressed and base64-encoded; empty for the built-in sound and
+    /// for one stored by path.
     pub csv_deflate_b64: String,
+    /// The CSV was too large for the project: it is read from `path` when the project loads.
+    #[serde(default)]
+    pub by_path: bool,
 }
 
 impl StoredSound {
-    /// A record holding `csv_text` read from `path`.
+    /// A record holding `csv_text` read from `path`, or only `path` where the encoded text
+    /// would be larger than [`MAX_STORED_DATA_BYTES`].
     pub fn from_csv(path: Option<String>, csv_text: &str) -> Self {
-        let compressed = miniz_oxide::deflate::compress_to_vec(csv_text.as_bytes(), 6);
-        Self { path, csv_deflate_b64: base64::engine::general_purpose::STANDARD.encode(compressed) }
+        Self::from_csv_within(path, csv_text, MAX_STORED_DATA_BYTES)
     }
 
-    /// The CSV text this record carries (the built-in CSV when it carries none).
+    fn from_csv_within(path: Option<String>, csv_text: &str, max_stored_bytes: usize) -> Self {
+        if path.is_some() && csv_text.len() > MAX_INFLATED_BYTES {
+            return Self { path, csv_deflate_b64: String::new(), by_path: true };
+        }
+        let compressed = miniz_oxide::deflate::compress_to_vec(csv_text.as_bytes(), 6);
+        if path.is_some() && base64::encoded_len(compressed.len(), true).is_none_or(|n| n > max_stored_bytes) {
+            return Self { path, csv_deflate_b64: String::new(), by_path: true };
+        }
+        Self { path, csv_deflate_b64: base64::engine::general_purpose::STANDARD.encode(compressed), by_path: false }
+    }
+
+    /// The CSV text this record carries, or reads from its path where it is stored by path (the
+    /// built-in CSV when it carries none).
     pub fn csv_text(&self) -> Result<String, String> {
+        if self.by_path {
+            let path = self.path.as_deref().unwrap_or_default();
+            return std::fs::read_to_string(path).map_err(|e| by_path_error(path, &e));
+        }
         if self.csv_deflate_b64.is_empty() {
             return Ok(BUILTIN_CSV.to_owned());
         }
@@ -85,18 +117,35 @@ impl StoredSound {
 pub struct StoredModel {
     /// The instrument file the model was imported from; `None` for the built-in model.
     pub path: Option<String>,
-    /// The instrument file's bytes, base64-encoded; empty for the built-in model.
+    /// The instrument file's bytes, base64-encoded; empty for the built-in model and for one
+    /// stored by path.
     pub model_b64: String,
+    /// The file was too large for the project: it is read from `path` when the project loads.
+    #[serde(default)]
+    pub by_path: bool,
 }
 
 impl StoredModel {
-    /// A record holding the instrument file `bytes` read from `path`.
+    /// A record holding the instrument file `bytes` read from `path`, or only `path` where the
+    /// encoded bytes would be larger than [`MAX_STORED_DATA_BYTES`].
     pub fn from_bytes(path: Option<String>, bytes: &[u8]) -> Self {
-        Self { path, model_b64: base64::engine::general_purpose::STANDARD.encode(bytes) }
+        Self::from_bytes_within(path, bytes, MAX_STORED_DATA_BYTES)
     }
 
-    /// The instrument file this record carries (the built-in one when it carries none).
+    fn from_bytes_within(path: Option<String>, bytes: &[u8], max_stored_bytes: usize) -> Self {
+        if path.is_some() && base64::encoded_len(bytes.len(), true).is_none_or(|n| n > max_stored_bytes) {
+            return Self { path, model_b64: String::new(), by_path: true };
+        }
+        Self { path, model_b64: base64::engine::general_purpose::STANDARD.encode(bytes), by_path: false }
+    }
+
+    /// The instrument file this record carries, or reads from its path where it is stored by
+    /// path (the built-in one when it carries none).
     pub fn bytes(&self) -> Result<Vec<u8>, String> {
+        if self.by_path {
+            let path = self.path.as_deref().unwrap_or_default();
+            return std::fs::read(path).map_err(|e| by_path_error(path, &e));
+        }
         if self.model_b64.is_empty() {
             return Ok(BUILTIN_MODEL.to_vec());
         }
@@ -137,6 +186,8 @@ pub struct SoundStatus {
     pub path: Option<String>,
     /// The saved path no longer exists: the sound plays from the data stored in the project.
     pub file_missing: bool,
+    /// The sound is too large for the project, which stores only its path.
+    pub stored_by_path: bool,
     /// The last import or state load that failed (file, line, reason); the sound above keeps
     /// playing.
     pub last_error: Option<String>,
@@ -152,6 +203,8 @@ pub struct SoundStatus {
     pub model_path: Option<String>,
     /// The saved model path no longer exists: the model plays from the project's copy.
     pub model_file_missing: bool,
+    /// The model is too large for the project, which stores only its path.
+    pub model_stored_by_path: bool,
 }
 
 /// The meeting point of GUI, loader, host state and audio thread for sound data.
@@ -179,6 +232,7 @@ impl SoundExchange {
                 name: BUILTIN_NAME.to_owned(),
                 path: None,
                 file_missing: false,
+                stored_by_path: false,
                 last_error: None,
                 loading: false,
                 generation: 0,
@@ -186,6 +240,7 @@ impl SoundExchange {
                 model_name: BUILTIN_MODEL_NAME.to_owned(),
                 model_path: None,
                 model_file_missing: false,
+                model_stored_by_path: false,
             }),
         });
         exchange.push_incoming(Box::new(Sound { envelope, model }));
@@ -203,6 +258,7 @@ impl SoundExchange {
             status.name = stored.display_name();
             status.path = stored.path.clone();
             status.file_missing = file_missing;
+            status.stored_by_path = stored.by_path;
             status.last_error = None;
             status.loading = false;
             status.generation += 1;
@@ -224,6 +280,7 @@ impl SoundExchange {
             status.model_name = stored.display_name();
             status.model_path = stored.path.clone();
             status.model_file_missing = file_missing;
+            status.model_stored_by_path = stored.by_path;
             status.last_error = None;
             status.loading = false;
             status.generation += 1;
@@ -297,6 +354,14 @@ impl SoundExchange {
     }
 }
 
+/// Why data stored by path did not load.
+fn by_path_error(path: &str, error: &std::io::Error) -> String {
+    format!(
+        "the project refers to {path} (too large to store in the project), which cannot be read: {error}; \
+         put the file back there, or import it again"
+    )
+}
+
 /// The file name of `path`, or `builtin` when the data is built in.
 fn display_name(path: Option<&str>, builtin: &str) -> String {
     match path {
@@ -337,10 +402,17 @@ impl<'a> PersistentField<'a, StoredSound> for SoundSlot {
         let result = new_value.csv_text().and_then(|text| parse_csv(&text));
         match result {
             Ok(envelope) => self.0.submit(envelope, new_value),
-            Err(message) => self.0.report_error(format!(
-                "could not restore the sound saved in the project ({}): {message}",
-                new_value.display_name()
-            )),
+            Err(message) => {
+                self.0.report_error(format!(
+                    "could not restore the sound saved in the project ({}): {message}",
+                    new_value.display_name()
+                ));
+                // A reference to a file that is elsewhere today stays in the project, so that
+                // saving it here does not lose it.
+                if new_value.by_path {
+                    *lock(&self.0.stored) = new_value;
+                }
+            }
         }
     }
 
@@ -363,7 +435,10 @@ impl<'a> PersistentField<'a, StoredModel> for ModelSlot {
         match new_value.bytes().and_then(|bytes| parse_model(&bytes, &name)) {
             Ok(model) => self.0.submit_model(model, new_value),
             Err(message) => {
-                self.0.report_error(format!("could not restore the model saved in the project ({name}): {message}"))
+                self.0.report_error(format!("could not restore the model saved in the project ({name}): {message}"));
+                if new_value.by_path {
+                    *lock(&self.0.stored_model) = new_value;
+                }
             }
         }
     }
@@ -406,7 +481,7 @@ mod tests {
     fn a_corrupt_state_keeps_the_current_sound_and_reports() {
         let exchange = SoundExchange::with_builtin_sound();
         let slot = SoundSlot(exchange.clone());
-        slot.set(StoredSound { path: Some("a.csv".into()), csv_deflate_b64: "!!!".into() });
+        slot.set(StoredSound { path: Some("a.csv".into()), csv_deflate_b64: "!!!".into(), by_path: false });
         let status = exchange.status();
         assert_eq!(status.generation, 0);
         assert!(status.last_error.unwrap().contains("base64"));
@@ -440,5 +515,46 @@ mod tests {
         exchange.submit(parse_csv(BUILTIN_CSV).unwrap(), StoredSound::default());
         // submit() freed the retired queue, so the new sound can be taken.
         assert!(exchange.take_incoming().is_some());
+    }
+
+    #[test]
+    fn data_too_large_for_the_project_is_stored_by_path_and_read_from_there() {
+        let dir = std::env::temp_dir().join(format!("ddsp-state-by-path-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let csv_path = dir.join("long.csv");
+        std::fs::write(&csv_path, BUILTIN_CSV).unwrap();
+        let path = Some(csv_path.to_string_lossy().into_owned());
+        // Under the limit: the data travels with the project.
+        let stored = StoredSound::from_csv_within(path.clone(), BUILTIN_CSV, 1 << 20);
+        assert!(!stored.by_path && !stored.csv_deflate_b64.is_empty());
+        // Over it: the path alone, and loading reads the file and says so.
+        let stored = StoredSound::from_csv_within(path.clone(), BUILTIN_CSV, 1000);
+        assert!(stored.by_path && stored.csv_deflate_b64.is_empty());
+        let exchange = SoundExchange::with_builtin_sound();
+        let slot = SoundSlot(exchange.clone());
+        slot.set(stored.clone());
+        let status = exchange.status();
+        assert!(status.stored_by_path && !status.file_missing && status.last_error.is_none(), "{status:?}");
+        assert_eq!(status.generation, 1);
+        // The file gone: a clear error naming it; the sound playing stays.
+        std::fs::remove_dir_all(&dir).unwrap();
+        slot.set(stored.clone());
+        let error = exchange.status().last_error.unwrap();
+        assert!(error.contains("long.csv") && error.contains("too large to store"), "{error}");
+        assert_eq!(exchange.status().generation, 1);
+        assert_eq!(exchange.stored(), stored, "saving the project keeps the reference");
+
+        let model = StoredModel::from_bytes_within(Some("/x/big.ddsp".into()), BUILTIN_MODEL, 1000);
+        assert!(model.by_path && model.model_b64.is_empty());
+        let error = model.bytes().unwrap_err();
+        assert!(error.contains("/x/big.ddsp") && error.contains("too large to store"), "{error}");
+        assert!(!StoredModel::from_bytes(Some("/x/small.ddsp".into()), BUILTIN_MODEL).by_path);
+    }
+
+    #[test]
+    fn a_project_saved_before_by_path_storage_still_loads() {
+        let old = r#"{"path":"/x/y.csv","csv_deflate_b64":""}"#;
+        let stored: StoredSound = serde_json::from_str(old).unwrap();
+        assert!(!stored.by_path);
     }
 }

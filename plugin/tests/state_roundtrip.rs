@@ -60,6 +60,7 @@ fn a_corrupt_saved_sound_keeps_the_current_sound_playing() {
         serde_json::to_string(&ddsp_plugin::state::StoredSound {
             path: Some("/gone.csv".into()),
             csv_deflate_b64: "not base64!".into(),
+            by_path: false,
         })
         .unwrap(),
     );
@@ -67,6 +68,53 @@ fn a_corrupt_saved_sound_keeps_the_current_sound_playing() {
     instance.activate();
     let out = instance.render(24_000, 512, &[(0, note_on(0, 60, 1.0))]);
     assert!(peak_abs(&out) > 0.01, "the built-in sound still plays");
+}
+
+#[test]
+fn a_sound_too_large_for_the_project_is_saved_as_its_path_and_plays_from_the_file() {
+    // What "Import CSV…" stores for a CSV over the project limit (the choice itself is unit
+    // tested in `state.rs`): the path alone. The project loads and plays the file.
+    let dir = std::env::temp_dir().join(format!("ddsp-plugin-by-path-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv_path = dir.join("long.csv");
+    let csv = steady_tone_csv(180.0, &[0.4, 0.2, 0.15, 0.1], 200);
+    std::fs::write(&csv_path, &csv).unwrap();
+    let by_path = ddsp_plugin::state::StoredSound {
+        path: Some(csv_path.to_string_lossy().into_owned()),
+        csv_deflate_b64: String::new(),
+        by_path: true,
+    };
+    let mut state = state_json(&Instance::new().save_state());
+    state["fields"]["sound"] = serde_json::Value::String(serde_json::to_string(&by_path).unwrap());
+
+    let mut from_path = Instance::new();
+    from_path.load_state(&state_bytes(&state));
+    let saved = from_path.save_state();
+    from_path.activate();
+    let got = from_path.render(48_000, 512, &performance());
+    let mut with_data = Instance::new();
+    with_data.load_state(&state_with_csv(&with_data.save_state(), &csv_path.to_string_lossy(), &csv));
+    with_data.activate();
+    assert_eq!(got, with_data.render(48_000, 512, &performance()), "the file plays as if stored");
+    // Saved again, it is still the path alone.
+    let resaved: ddsp_plugin::state::StoredSound =
+        serde_json::from_str(state_json(&saved)["fields"]["sound"].as_str().unwrap()).unwrap();
+    assert_eq!(resaved, by_path);
+
+    // Without the file the built-in sound plays (the GUI names the missing file).
+    std::fs::remove_dir_all(&dir).unwrap();
+    let mut missing = Instance::new();
+    missing.load_state(&saved);
+    missing.activate();
+    let builtin = {
+        let mut fresh = Instance::new();
+        fresh.activate();
+        fresh.render(48_000, 512, &performance())
+    };
+    assert_eq!(missing.render(48_000, 512, &performance()), builtin);
+    let kept: ddsp_plugin::state::StoredSound =
+        serde_json::from_str(state_json(&missing.save_state())["fields"]["sound"].as_str().unwrap()).unwrap();
+    assert_eq!(kept, by_path, "a project saved without the file still refers to it");
 }
 
 #[test]

@@ -130,8 +130,13 @@ struct Prepared {
     partial_freqs_hz: Vec<f32>,
     /// Transformed noise band centres of the last noise frame, Hz.
     band_centres_hz: Vec<f32>,
-    /// Noise band magnitudes of the last noise frame (after level controls).
+    /// Noise band magnitudes of the last noise frame (after level controls and spreading).
     band_mags: Vec<f32>,
+    /// Band centres of the last noise frame as the data has them (before pitch and stretch).
+    band_source_hz: Vec<f32>,
+    /// Each band's factor for keeping the noise's power as pitch and stretch move it
+    /// ([`noise_response::spread_gains`]), from the last noise frame.
+    band_spread: Vec<f32>,
     band_count: usize,
     /// The last stretch of the partials and of the band centres (a held note repeats them).
     partial_stretch: StretchMemo,
@@ -203,6 +208,8 @@ impl Renderer {
             partial_freqs_hz: vec![0.0; MAX_HARMONICS],
             band_centres_hz: vec![0.0; MAX_NOISE_BANDS],
             band_mags: vec![0.0; MAX_NOISE_BANDS],
+            band_source_hz: vec![0.0; MAX_NOISE_BANDS],
+            band_spread: vec![1.0; MAX_NOISE_BANDS],
             band_count: 0,
             partial_stretch: StretchMemo::new(MAX_HARMONICS),
             band_stretch: StretchMemo::new(MAX_NOISE_BANDS),
@@ -304,7 +311,8 @@ impl Renderer {
     }
 
     /// Copies the transformed noise bands of the current noise frame (centre in Hz, magnitude
-    /// after the level controls); returns how many were written.
+    /// after the level controls and as moving thins or thickens it: what sounds per hertz);
+    /// returns how many were written.
     pub fn current_noise_bands(&self, centres_hz: &mut [f32], mags: &mut [f32]) -> usize {
         let Some(p) = self.prepared.as_ref() else { return 0 };
         let n = p.band_count.min(centres_hz.len()).min(mags.len());
@@ -445,15 +453,6 @@ impl Renderer {
         // spectral density at the envelope's own rate (SPEC §4): `density` converts them to
         // this output rate (the GUI is shown them without it).
         let density = noise_density_gain(p.sample_rate_hz, envelope.sample_rate_hz);
-        let noise_level_sq = match tick_end {
-            None => 0.0,
-            Some(pos) => {
-                let bands = envelope.noise_band_count.min(MAX_NOISE_BANDS);
-                let mags = FrameLerp::new(envelope.noise_band_count, &envelope.band_mags, pos);
-                let gain = noise_gain * density;
-                level_sq((0..bands).map(|b| mags.at(b))) * gain * gain
-            }
-        };
         if p.noise.needs_frame() {
             // The conductor has already moved past this tick: the frame's centre is half a
             // frame after the tick's start.
@@ -468,10 +467,22 @@ impl Renderer {
                     let centres = FrameLerp::new(envelope.noise_band_count, &envelope.band_centres_hz, pos);
                     let mags = FrameLerp::new(envelope.noise_band_count, &envelope.band_mags, pos);
                     for b in 0..bands {
-                        p.band_centres_hz[b] = centres.at(b) * ratio;
-                        p.band_mags[b] = mags.at(b) * noise_gain;
+                        let source_hz = centres.at(b);
+                        p.band_source_hz[b] = source_hz;
+                        p.band_centres_hz[b] = source_hz * ratio;
                     }
                     p.band_stretch.stretch_all_hz(&mut p.band_centres_hz[..bands], anchor_hz, stretch);
+                    // Moved bands keep the noise's power (an identity transform moves nothing).
+                    if ratio == 1.0 && stretch == 1.0 {
+                        p.band_spread[..bands].fill(1.0);
+                    } else {
+                        let min_spacing_hz = 0.25 * p.noise.bin_hz();
+                        let (source, moved) = (&p.band_source_hz[..bands], &p.band_centres_hz[..bands]);
+                        noise_response::spread_gains(source, moved, min_spacing_hz, &mut p.band_spread[..bands]);
+                    }
+                    for b in 0..bands {
+                        p.band_mags[b] = mags.at(b) * noise_gain * p.band_spread[b];
+                    }
                     bands
                 }
             };
@@ -479,6 +490,16 @@ impl Renderer {
             p.noise.start_frame(&p.band_centres_hz[..bands], &p.band_mags[..bands], density);
         }
 
+        // The data's level at the tick's end, spread as the newest frame's bands are.
+        let noise_level_sq = match tick_end {
+            None => 0.0,
+            Some(pos) => {
+                let bands = envelope.noise_band_count.min(MAX_NOISE_BANDS);
+                let mags = FrameLerp::new(envelope.noise_band_count, &envelope.band_mags, pos);
+                let gain = noise_gain * density;
+                level_sq((0..bands).map(|b| mags.at(b) * p.band_spread[b])) * gain * gain
+            }
+        };
         p.bank.render_tick(&mut p.tick);
         p.noise.add_tick(&mut p.tick, noise_level_sq);
     }

@@ -1,6 +1,7 @@
 //! The noise as a listener hears it (SPEC §4): band magnitudes are a spectral density, so a
 //! 16 kHz envelope (a DDSP export) keeps its noise level at every output rate, and the noise
 //! follows the data in time: an onset or a cut in the data is heard within 1 ms of its time.
+//! Pitch and stretch move the noise bands and keep the noise's power, as transposed audio does.
 
 use ddsp_shared::render::{RenderParams, Renderer};
 use ddsp_shared::Envelope;
@@ -19,12 +20,16 @@ fn noise_envelope(frames: usize, mag: impl Fn(usize, usize) -> f32) -> Envelope 
 }
 
 fn render(envelope: &Envelope, sample_rate_hz: f32, seconds: f32, seed: u64) -> Vec<f32> {
+    render_with(envelope, &RenderParams::default(), sample_rate_hz, seconds, seed)
+}
+
+fn render_with(envelope: &Envelope, params: &RenderParams, sample_rate_hz: f32, seconds: f32, seed: u64) -> Vec<f32> {
     let mut r = Renderer::new();
     r.set_seed(seed);
     r.prepare(sample_rate_hz, 512);
     let mut out = vec![0.0; (seconds * sample_rate_hz) as usize];
     for block in out.chunks_mut(512) {
-        r.process(envelope, &RenderParams::default(), block);
+        r.process(envelope, params, block);
     }
     out
 }
@@ -129,4 +134,31 @@ fn a_band_switched_on_and_off_is_heard_at_its_time() {
         assert!((heard_on - onset_s).abs() < 0.001, "{rate} Hz: onset at {onset_s:.4} s heard at {heard_on:.4} s");
         assert!((heard_off - cut_s).abs() < 0.001, "{rate} Hz: cut at {cut_s:.4} s heard at {heard_off:.4} s");
     }
+}
+
+#[test]
+fn pitch_and_stretch_move_the_noise_but_keep_its_power() {
+    // Loud at the bottom, as bowed and blown sounds are: band 0 alone spread over the whole
+    // range (the old behaviour far above hearing) is 20 dB over the spectrum's total.
+    let envelope = noise_envelope(500, |_, b| 0.02 / (1.0 + b as f32 / 2.0));
+    let rate = 48_000.0;
+    let power_db = |pitch_steps: f32, tet_size: u32, stretch: f32| {
+        let params = RenderParams { pitch_steps, tet_size, stretch, ..RenderParams::default() };
+        10.0 * band_power(&render_with(&envelope, &params, rate, 2.0, 1), rate, 0.0, rate / 2.0).log10()
+    };
+    let unmoved = power_db(0.0, 12, 1.0);
+    // Moved within hearing (an octave either way; a stretch squeezing the bands toward the
+    // anchor): the power stays. Moving bands used to keep their density: +3 dB an octave up.
+    for (what, pitch_steps, tet_size, stretch) in
+        [("an octave up", 12.0, 12, 1.0), ("an octave down", -12.0, 12, 1.0), ("stretch 0.8", 0.0, 12, 0.8)]
+    {
+        let moved = power_db(pitch_steps, tet_size, stretch);
+        assert!((moved - unmoved).abs() < 0.5, "{what}: {moved:.2} dB, unmoved {unmoved:.2} dB");
+    }
+    // Far above hearing the noise falls silent with the harmonics, and far below it is no
+    // louder than unmoved (it used to be 4.5x louder at 48 steps of 1-TET).
+    let far_up = power_db(48.0, 1, 1.0);
+    assert!(far_up < unmoved - 40.0, "48 octaves up: {far_up:.2} dB, unmoved {unmoved:.2} dB");
+    let far_down = power_db(-48.0, 1, 1.0);
+    assert!(far_down < unmoved + 0.5, "48 octaves down: {far_down:.2} dB, unmoved {unmoved:.2} dB");
 }

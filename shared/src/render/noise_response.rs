@@ -157,6 +157,38 @@ impl NoiseResponse {
     }
 }
 
+/// The factor on each band's magnitude that keeps the noise's power where pitch and stretch
+/// move the bands (docs/CSV_FORMAT.md, "The noise filter"): a band moved to where it is `k`
+/// times as wide is `1/k` as dense in power, so `gains[b] = sqrt(source spacing / moved
+/// spacing)`, as transposed audio keeps its power (an octave up no longer adds 3 dB of noise;
+/// bands pitched far above hearing fall silent with the harmonics instead of spreading band 0
+/// over the whole range). A band's spacing is half the distance between its neighbours (one
+/// neighbour at the ends). Bands squeezed together grow denser, but never as if narrower than
+/// `min_spacing_hz` (a quarter of a noise FFT bin), which a frame cannot resolve: a spectrum
+/// squeezed below a bin would otherwise pile its whole density into one bin. Where the source
+/// spacing is not rising, or the moved one is not, the factor is 1. Never allocates.
+#[inline(always)]
+pub fn spread_gains(source_hz: &[f32], moved_hz: &[f32], min_spacing_hz: f32, gains: &mut [f32]) {
+    let n = source_hz.len().min(moved_hz.len()).min(gains.len());
+    let gains = &mut gains[..n];
+    if n < 2 {
+        gains.fill(1.0);
+        return;
+    }
+    let spacing = |c: &[f32], b: usize| {
+        let (lo, hi) = (b.saturating_sub(1), (b + 1).min(n - 1));
+        (c[hi] - c[lo]) / (hi - lo) as f32
+    };
+    for (b, g) in gains.iter_mut().enumerate() {
+        let (source, moved) = (spacing(source_hz, b), spacing(moved_hz, b));
+        *g = if source > 0.0 && moved > 0.0 && source.is_finite() && moved.is_finite() {
+            (source / moved.max(min_spacing_hz)).sqrt()
+        } else {
+            1.0
+        };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

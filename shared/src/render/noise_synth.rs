@@ -182,6 +182,11 @@ impl NoiseSynth {
         0.5 / f64::from(self.bin_hz)
     }
 
+    /// Spacing of the frame's FFT bins, Hz: the finest detail of a noise spectrum it resolves.
+    pub fn bin_hz(&self) -> f32 {
+        self.bin_hz
+    }
+
     /// Makes the next frame with magnitude response given by bands at `centres_hz` (rising)
     /// with linear magnitudes `mags` (read at the frame's centre), all multiplied by `gain`.
     // Inlined into the renderer's tick, which is compiled for AVX2 where the CPU has it.
