@@ -5,7 +5,7 @@
 //! the mean absolute difference of the STFT magnitudes and of their logarithms (Hann window,
 //! 75 % overlap).
 
-use burn::signal::{hann_window, stft, StftOptions};
+use burn::signal::{hann_window, rfft};
 use burn::tensor::Tensor;
 
 pub use crate::spectral_distance::FFT_SIZES_16K;
@@ -27,16 +27,21 @@ pub fn fft_sizes(sample_rate_hz: u32) -> Vec<usize> {
         .collect()
 }
 
-/// STFT magnitudes.
+/// STFT magnitudes: `burn::signal::stft`'s frames (no centring, one-sided), with the power
+/// taken from the real and imaginary parts directly (`stft` stacks them into one tensor, a copy
+/// that cost 7 % of a `quick` training step, only for the power to sum them again).
 ///
 /// # Shapes
 /// - audio `[B, N]` → `[B, frames, n_fft / 2 + 1]`
 fn magnitudes(audio: Tensor<2>, n_fft: usize) -> Tensor<3> {
     let device = audio.device();
-    let options = StftOptions { n_fft, hop_length: n_fft / 4, win_length: None, center: false, onesided: true };
-    let spectrum = stft(audio, Some(hann_window(n_fft, true, &device)), options);
-    let [b, frames, bins, _] = spectrum.dims();
-    spectrum.powi_scalar(2).sum_dim(3).reshape([b, frames, bins]).add_scalar(POWER_FLOOR).sqrt()
+    let [b, n] = audio.dims();
+    let hop = n_fft / 4;
+    let frames = 1 + (n - n_fft) / hop;
+    let framed: Tensor<3> = audio.unfold(1, n_fft, hop);
+    let windowed = framed * hann_window(n_fft, true, &device).reshape([1, 1, n_fft]);
+    let (re, im) = rfft(windowed.reshape([b * frames, n_fft]), 1, Some(n_fft));
+    (re.powi_scalar(2) + im.powi_scalar(2)).add_scalar(POWER_FLOOR).sqrt().reshape([b, frames, n_fft / 2 + 1])
 }
 
 /// The loss of `predicted` against `target` (both `[B, N]`), summed over the scales whose FFT
@@ -81,6 +86,25 @@ mod tests {
         let far: f32 = spectral_loss(sine(880.0), sine(440.0), &sizes).into_scalar();
         assert!(same.abs() < 1e-6, "{same}");
         assert!(near > 0.0 && far > near, "near {near} far {far}");
+    }
+
+    #[test]
+    fn magnitudes_are_those_of_burn_s_stft() {
+        use burn::signal::{stft, StftOptions};
+        let device = Device::flex();
+        let x = Tensor::<2>::random([2, 3000], Distribution::Uniform(-1.0, 1.0), &device);
+        for n_fft in [64, 256, 2048] {
+            let ours: Vec<f32> = magnitudes(x.clone(), n_fft).to_data().try_to_vec().unwrap();
+            let options = StftOptions { n_fft, hop_length: n_fft / 4, win_length: None, center: false, onesided: true };
+            let spectrum = stft(x.clone(), Some(hann_window(n_fft, true, &device)), options);
+            let [b, frames, bins, _] = spectrum.dims();
+            let power = spectrum.powi_scalar(2).sum_dim(3).reshape([b, frames, bins]);
+            let theirs: Vec<f32> = power.add_scalar(POWER_FLOOR).sqrt().to_data().try_to_vec().unwrap();
+            assert_eq!(ours.len(), theirs.len(), "n_fft {n_fft}");
+            for (k, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+                assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "n_fft {n_fft}, value {k}: {a} against {b}");
+            }
+        }
     }
 
     #[test]
