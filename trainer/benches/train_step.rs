@@ -2,8 +2,8 @@
 //! on synthetic data of the preset's shapes. `full` is DDSP's solo instrument (GRU 512,
 //! 250 frames/s, batch 16 x 4 s). The peer is `benches/peers/train_step_torch.py`: the same
 //! model, synthesiser, loss and batch in PyTorch.
-//! Measured side by side on a 2-core AMD EPYC (AVX2, 2026-12-06): quick 0.293 s (PyTorch
-//! 2.15: 0.207 s), full 8.10 s (PyTorch: 6.00 s) per step.
+//! Measured side by side on a 2-core AMD EPYC (AVX2, 2026-12-06): quick 0.183 s (PyTorch
+//! 2.15: 0.212 s), full 6.99 s (PyTorch: 5.50 s) per step.
 //!
 //! `cargo bench -p ddsp-trainer --bench train_step` (set `DDSP_BENCH_FULL=0` to skip `full`,
 //! which takes minutes on 2 cores).

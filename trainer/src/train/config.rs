@@ -12,8 +12,8 @@ pub use ddsp_shared::instrument::{HARMONIC_COUNT, NOISE_BAND_COUNT};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 pub enum Preset {
     /// Small model at 50 frames/s: learns a recognisable model of a half-minute recording
-    /// well within 10 minutes on 2 CPU cores (1000 steps; measured 0.25-0.28 s per step in
-    /// a release build on 2 cores: about 4.5 minutes).
+    /// well within 10 minutes on 2 CPU cores (1000 steps; measured 0.18 s per step in a
+    /// release build on 2 cores: about 3 minutes).
     Quick,
     /// DDSP solo instrument: GRU 512, 250 frames/s, batch 16, 30k steps (a GPU job).
     Full,

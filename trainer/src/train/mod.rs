@@ -7,13 +7,15 @@
 //! [`inference`] (a loaded instrument: features → envelope → audio), [`inputs`] (the
 //! recordings a run was trained on, checked on `--resume`),
 //! [`instrument_file`] (the portable `instrument.ddsp`), [`export`] (envelopes, previews, CSVs),
-//! [`report`] (report.md / report.json) and [`transfer`] (timbre transfer).
+//! [`report`] (report.md / report.json), [`transfer`] (timbre transfer) and [`heap`] (the
+//! allocator kept from returning training's large buffers between steps).
 
 pub mod config;
 pub mod data;
 pub mod device;
 pub mod export;
 pub mod gru;
+pub mod heap;
 pub mod inference;
 pub mod inputs;
 pub mod instrument_file;

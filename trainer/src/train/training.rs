@@ -141,6 +141,7 @@ fn optimizer() -> ModuleOptimizer {
 impl Trainer {
     /// A fresh model (weights from `config.seed`) on `device` (autodiff is added here).
     pub fn new(config: TrainConfig, device: &Device) -> Self {
+        super::heap::keep_freed_memory_for_reuse();
         let device = device.clone().autodiff();
         device.seed(config.seed);
         let model = DdspModel::new(&config, &device);
