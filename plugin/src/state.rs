@@ -82,7 +82,7 @@ impl StoredSound {
             return Self { path, csv_deflate_b64: String::new(), by_path: true };
         }
         let compressed = miniz_oxide::deflate::compress_to_vec(csv_text.as_bytes(), 6);
-        if path.is_some() && base64::encoded_len(compressed.len(), true).is_none_or(|n| n > max_stored_bytes) {
+        if path.is_some() && !fits_in_project(compressed.len(), max_stored_bytes) {
             return Self { path, csv_deflate_b64: String::new(), by_path: true };
         }
         Self { path, csv_deflate_b64: base64::engine::general_purpose::STANDARD.encode(compressed), by_path: false }
@@ -133,7 +133,7 @@ impl StoredModel {
     }
 
     fn from_bytes_within(path: Option<String>, bytes: &[u8], max_stored_bytes: usize) -> Self {
-        if path.is_some() && base64::encoded_len(bytes.len(), true).is_none_or(|n| n > max_stored_bytes) {
+        if path.is_some() && !fits_in_project(bytes.len(), max_stored_bytes) {
             return Self { path, model_b64: String::new(), by_path: true };
         }
         Self { path, model_b64: base64::engine::general_purpose::STANDARD.encode(bytes), by_path: false }
@@ -352,6 +352,11 @@ impl SoundExchange {
             std::mem::forget(sound);
         }
     }
+}
+
+/// Whether `bytes` of data, base64-encoded, stay within `max_stored_bytes`.
+fn fits_in_project(bytes: usize, max_stored_bytes: usize) -> bool {
+    base64::encoded_len(bytes, true).is_some_and(|n| n <= max_stored_bytes)
 }
 
 /// Why data stored by path did not load.
