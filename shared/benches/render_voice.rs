@@ -63,6 +63,18 @@ fn bench(c: &mut Criterion) {
         let mut block = vec![0.0f32; BLOCK];
         group.bench_function(name, |b| b.iter(|| one_second(&mut renderer, &envelope, &params, &mut block)));
     }
+    // Where the time goes: the same envelope with only its harmonics, only its noise.
+    let mut harmonics_only = envelope.clone();
+    harmonics_only.band_mags.fill(0.0);
+    let mut noise_only = envelope.clone();
+    noise_only.harmonic_amps.fill(0.0);
+    for (name, envelope) in [("identity_harmonics_only", &harmonics_only), ("identity_noise_only", &noise_only)] {
+        let params = RenderParams { looping: true, ..RenderParams::default() };
+        let mut renderer = Renderer::new();
+        renderer.prepare(SAMPLE_RATE_HZ, BLOCK);
+        let mut block = vec![0.0f32; BLOCK];
+        group.bench_function(name, |b| b.iter(|| one_second(&mut renderer, envelope, &params, &mut block)));
+    }
     group.finish();
 }
 

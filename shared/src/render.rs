@@ -137,6 +137,8 @@ struct Prepared {
     /// Each band's factor for keeping the noise's power as pitch and stretch move it
     /// ([`noise_response::spread_gains`]), from the last noise frame.
     band_spread: Vec<f32>,
+    /// Scratch for the data's band magnitudes at a tick's end, spread as the newest frame's.
+    tick_band_mags: Vec<f32>,
     band_count: usize,
     /// The last stretch of the partials and of the band centres (a held note repeats them).
     partial_stretch: StretchMemo,
@@ -210,6 +212,7 @@ impl Renderer {
             band_mags: vec![0.0; MAX_NOISE_BANDS],
             band_source_hz: vec![0.0; MAX_NOISE_BANDS],
             band_spread: vec![1.0; MAX_NOISE_BANDS],
+            tick_band_mags: vec![0.0; MAX_NOISE_BANDS],
             band_count: 0,
             partial_stretch: StretchMemo::new(MAX_HARMONICS),
             band_stretch: StretchMemo::new(MAX_NOISE_BANDS),
@@ -466,10 +469,10 @@ impl Renderer {
                     let anchor_hz = anchor_for(envelope, pos, params.anchor, ratio, manual_anchor_hz);
                     let centres = FrameLerp::new(envelope.noise_band_count, &envelope.band_centres_hz, pos);
                     let mags = FrameLerp::new(envelope.noise_band_count, &envelope.band_mags, pos);
-                    for b in 0..bands {
-                        let source_hz = centres.at(b);
-                        p.band_source_hz[b] = source_hz;
-                        p.band_centres_hz[b] = source_hz * ratio;
+                    let moved = p.band_source_hz[..bands].iter_mut().zip(&mut p.band_centres_hz[..bands]);
+                    for ((source_hz, moved_hz), (&a, &b)) in moved.zip(centres.a.iter().zip(centres.b)) {
+                        *source_hz = lerp(a, b, centres.t);
+                        *moved_hz = *source_hz * ratio;
                     }
                     p.band_stretch.stretch_all_hz(&mut p.band_centres_hz[..bands], anchor_hz, stretch);
                     // Moved bands keep the noise's power (an identity transform moves nothing).
@@ -480,8 +483,9 @@ impl Renderer {
                         let (source, moved) = (&p.band_source_hz[..bands], &p.band_centres_hz[..bands]);
                         noise_response::spread_gains(source, moved, min_spacing_hz, &mut p.band_spread[..bands]);
                     }
-                    for b in 0..bands {
-                        p.band_mags[b] = mags.at(b) * noise_gain * p.band_spread[b];
+                    let band_mags = p.band_mags[..bands].iter_mut().zip(&p.band_spread[..bands]);
+                    for ((m, &spread), (&a, &b)) in band_mags.zip(mags.a.iter().zip(mags.b)) {
+                        *m = lerp(a, b, mags.t) * noise_gain * spread;
                     }
                     bands
                 }
@@ -496,8 +500,12 @@ impl Renderer {
             Some(pos) => {
                 let bands = envelope.noise_band_count.min(MAX_NOISE_BANDS);
                 let mags = FrameLerp::new(envelope.noise_band_count, &envelope.band_mags, pos);
+                let tick_mags = &mut p.tick_band_mags[..bands];
+                for (((m, &a), &b), &spread) in tick_mags.iter_mut().zip(mags.a).zip(mags.b).zip(&p.band_spread) {
+                    *m = lerp(a, b, mags.t) * spread;
+                }
                 let gain = noise_gain * density;
-                level_sq((0..bands).map(|b| mags.at(b) * p.band_spread[b])) * gain * gain
+                level_sq(tick_mags) * gain * gain
             }
         };
         p.bank.render_tick(&mut p.tick);

@@ -41,6 +41,9 @@ const PAD: usize = 3;
 pub struct NoiseResponse {
     point_hz: [f32; MAX_POINTS],
     gain: [f32; MAX_POINTS],
+    /// Gain per hertz from each point to the next (0 after the last and where points meet),
+    /// so that reading the response takes no division.
+    slope: [f32; MAX_POINTS],
     points: usize,
     /// The magnitudes with `PAD` mirrored bands on either side.
     padded: [f32; MAX_NOISE_BANDS + 2 * PAD],
@@ -48,6 +51,17 @@ pub struct NoiseResponse {
     top_hz: f32,
     /// The last band spacing, Hz (the length of the fall above the last centre).
     last_spacing_hz: f32,
+}
+
+/// `(g1 - g0) / (h1 - h0)`, 0 where the points meet (or are out of order).
+#[inline(always)]
+fn slope(h0: f32, h1: f32, g0: f32, g1: f32) -> f32 {
+    let span = h1 - h0;
+    if span > 0.0 {
+        (g1 - g0) / span
+    } else {
+        0.0
+    }
 }
 
 impl std::fmt::Debug for NoiseResponse {
@@ -61,6 +75,7 @@ impl Default for NoiseResponse {
         Self {
             point_hz: [0.0; MAX_POINTS],
             gain: [0.0; MAX_POINTS],
+            slope: [0.0; MAX_POINTS],
             points: 0,
             padded: [0.0; MAX_NOISE_BANDS + 2 * PAD],
             top_hz: 0.0,
@@ -98,13 +113,22 @@ impl NoiseResponse {
     fn set_bands(&mut self, centres_hz: &[f32], mags: &[f32]) {
         let bands = mags.len();
         // Mirror at both ends; the period of the mirrored sequence is 2(B - 1).
-        let period = 2 * (bands - 1);
-        for i in 0..bands + 2 * PAD {
-            let mut k = (i + period * PAD - PAD) % period;
-            if k >= bands {
-                k = period - k;
+        if bands > PAD {
+            // Each pad reflects once: band -j is band j, band B - 1 + j is band B - 1 - j.
+            self.padded[PAD..PAD + bands].copy_from_slice(mags);
+            for j in 1..=PAD {
+                self.padded[PAD - j] = mags[j];
+                self.padded[PAD + bands - 1 + j] = mags[bands - 1 - j];
             }
-            self.padded[i] = mags[k];
+        } else {
+            let period = 2 * (bands - 1);
+            for i in 0..bands + 2 * PAD {
+                let mut k = (i + period * PAD - PAD) % period;
+                if k >= bands {
+                    k = period - k;
+                }
+                self.padded[i] = mags[k];
+            }
         }
         let m = &self.padded;
         let [k0, k1, k2] = MIDPOINT_KERNEL;
@@ -118,6 +142,13 @@ impl NoiseResponse {
             }
         }
         self.points = 2 * bands - 1;
+        let last_point = self.points - 1;
+        let (hz, gain) = (&self.point_hz[..=last_point], &self.gain[..=last_point]);
+        let segments = hz.windows(2).zip(gain.windows(2));
+        for (s, (h, g)) in self.slope[..last_point].iter_mut().zip(segments) {
+            *s = slope(h[0], h[1], g[0], g[1]);
+        }
+        self.slope[last_point] = 0.0;
         let (before, last) = (centres_hz[bands - 2], centres_hz[bands - 1]);
         self.last_spacing_hz = (last - before).max(1e-3);
         self.top_hz = last + self.last_spacing_hz;
@@ -131,7 +162,8 @@ impl NoiseResponse {
 
     /// The gain at `f_hz`; `cursor` only moves up, so the caller walks frequencies in rising
     /// order from a cursor of 0. 0 with no bands.
-    #[inline]
+    // Inlined into the renderer's tick, which is compiled for AVX2 where the CPU has it.
+    #[inline(always)]
     pub fn at(&self, f_hz: f32, cursor: &mut usize) -> f32 {
         if self.points == 0 {
             return 0.0;
@@ -148,9 +180,7 @@ impl NoiseResponse {
         if f_hz < hz[0] {
             gain[0]
         } else if p < last {
-            let span = hz[p + 1] - hz[p];
-            let t = if span > 0.0 { (f_hz - hz[p]) / span } else { 0.0 };
-            gain[p] + t * (gain[p + 1] - gain[p])
+            gain[p] + (f_hz - hz[p]) * self.slope[p]
         } else {
             gain[last] * (1.0 - (f_hz - hz[last]) / self.last_spacing_hz).max(0.0)
         }

@@ -99,11 +99,17 @@ pub struct NoiseSynth {
     frame_levels_sq: [f32; MAX_OVERLAP],
     /// The level correction applied at the end of the last tick.
     correction: f32,
+    /// Silent frames made since the last sounding one (saturating): from `fft_size / hop` on,
+    /// nothing sounds and the mix is all zeros.
+    silent_frames: usize,
     /// The response of the frame being made.
     response: NoiseResponse,
     /// Its power at each bin, then the bins' gains after [`sharpen`].
     bin_power: Vec<f32>,
     bin_gain: Vec<f32>,
+    /// The frame's random real and imaginary parts per bin (white noise's spectrum).
+    noise_re: Vec<f32>,
+    noise_im: Vec<f32>,
     rng: Random,
     seed: u64,
 }
@@ -146,9 +152,12 @@ impl NoiseSynth {
             read: hop,
             frame_levels_sq: [0.0; MAX_OVERLAP],
             correction: 0.0,
+            silent_frames: usize::MAX,
             response: NoiseResponse::default(),
             bin_power: vec![0.0; fft_size / 2 + 1],
             bin_gain: vec![0.0; fft_size / 2 + 1],
+            noise_re: vec![0.0; fft_size / 2 + 1],
+            noise_im: vec![0.0; fft_size / 2 + 1],
             rng: Random::new(seed ^ NOISE_SEED),
             seed,
         };
@@ -162,6 +171,7 @@ impl NoiseSynth {
         self.read = self.hop;
         self.frame_levels_sq = [0.0; MAX_OVERLAP];
         self.correction = 0.0;
+        self.silent_frames = usize::MAX;
         self.rng = Random::new(self.seed ^ NOISE_SEED);
     }
 
@@ -199,14 +209,41 @@ impl NoiseSynth {
         // variance 1/3 per sample for a flat magnitude of 1, and the overlap scale keeps it
         // so once the windowed frames are added up.
         let c = gain * self.overlap_scale * (1.0 / (2.0 * self.fft_size as f32)).sqrt();
-        let level_sq = level_sq(mags.iter().copied()) * gain * gain;
+        let level_sq = level_sq(mags) * gain * gain;
         let silent = bands == 0 || level_sq == 0.0;
+        if silent {
+            // Nothing to shape or transform; the stream moves on as if every bin had drawn.
+            self.rng.skip(self.spectrum.len());
+            self.silent_frames = self.silent_frames.saturating_add(1);
+        } else {
+            self.make_frame(centres_hz, mags, c);
+            self.silent_frames = 0;
+        }
+        let (hop, n) = (self.hop, self.fft_size);
+        // Once every frame still sounding is silent the mix is all zeros: nothing to move.
+        if self.silent_frames <= n / hop {
+            self.mix.copy_within(hop.., 0);
+            self.mix[n - hop..].fill(0.0);
+            if !silent {
+                for ((m, &x), &w) in self.mix.iter_mut().zip(&self.frame).zip(&self.window) {
+                    *m += x * w;
+                }
+            }
+        }
+        self.frame_levels_sq.copy_within(..MAX_OVERLAP - 1, 1);
+        self.frame_levels_sq[0] = if silent { 0.0 } else { level_sq };
+        self.read = 0;
+    }
+
+    /// Fills `frame` with white noise shaped by the bands (not all silent) and scaled by `c`.
+    // Inlined into the renderer's tick, which is compiled for AVX2 where the CPU has it.
+    #[inline(always)]
+    fn make_frame(&mut self, centres_hz: &[f32], mags: &[f32], c: f32) {
         let last_bin = self.spectrum.len() - 1;
         self.response.set(centres_hz, mags);
         // Bins above the response's top are silent: their draws are skipped, not made, so the
         // bins that sound get the same random values as if every bin had drawn.
-        let sounding =
-            if silent { 0 } else { (self.response.top_hz() / self.bin_hz).floor().min(last_bin as f32) as usize + 1 };
+        let sounding = (self.response.top_hz() / self.bin_hz).floor().min(last_bin as f32) as usize + 1;
         self.spectrum[sounding..].fill(Complex::new(0.0, 0.0));
         let mut cursor = 0;
         let powers = &mut self.bin_power[..sounding];
@@ -214,35 +251,26 @@ impl NoiseSynth {
             let m = self.response.at(k as f32 * self.bin_hz, &mut cursor);
             *p = m * m;
         }
-        sharpen(powers, &mut self.bin_gain[..sounding]);
-        for (k, (bin, &magnitude)) in self.spectrum[..sounding].iter_mut().zip(&self.bin_gain[..sounding]).enumerate() {
-            let (re, im) = self.rng.bipolar_pair();
-            *bin = if k == 0 || k == last_bin {
-                // DC and Nyquist bins of a real signal are real.
-                Complex::new(re * magnitude * c * std::f32::consts::SQRT_2, 0.0)
-            } else {
-                Complex::new(re * magnitude * c, im * magnitude * c)
-            };
+        let gains = &mut self.bin_gain[..sounding];
+        sharpen(powers, gains);
+        let (noise_re, noise_im) = (&mut self.noise_re[..sounding], &mut self.noise_im[..sounding]);
+        self.rng.fill_bipolar_pairs(noise_re, noise_im);
+        let spectrum = &mut self.spectrum[..sounding];
+        for ((bin, &magnitude), (&re, &im)) in spectrum.iter_mut().zip(&*gains).zip(noise_re.iter().zip(&*noise_im)) {
+            *bin = Complex::new(re * magnitude * c, im * magnitude * c);
         }
-        self.rng.skip(self.spectrum.len() - sounding);
-        if silent {
-            self.frame.fill(0.0);
-        } else {
-            // Sizes come from the plan itself and the DC/Nyquist parts are real, so this cannot
-            // fail; on the impossible error the frame stays silent rather than panicking.
-            if self.inverse.process_with_scratch(&mut self.spectrum, &mut self.frame, &mut self.scratch).is_err() {
-                self.frame.fill(0.0);
+        // DC and Nyquist bins of a real signal are real.
+        for k in [0, last_bin] {
+            if k < sounding {
+                spectrum[k] = Complex::new(noise_re[k] * gains[k] * c * std::f32::consts::SQRT_2, 0.0);
             }
         }
-        let (hop, n) = (self.hop, self.fft_size);
-        self.mix.copy_within(hop.., 0);
-        self.mix[n - hop..].fill(0.0);
-        for ((m, &x), &w) in self.mix.iter_mut().zip(&self.frame).zip(&self.window) {
-            *m += x * w;
+        self.rng.skip(self.spectrum.len() - sounding);
+        // Sizes come from the plan itself and the DC/Nyquist parts are real, so this cannot
+        // fail; on the impossible error the frame stays silent rather than panicking.
+        if self.inverse.process_with_scratch(&mut self.spectrum, &mut self.frame, &mut self.scratch).is_err() {
+            self.frame.fill(0.0);
         }
-        self.frame_levels_sq.copy_within(..MAX_OVERLAP - 1, 1);
-        self.frame_levels_sq[0] = if silent { 0.0 } else { level_sq };
-        self.read = 0;
     }
 
     /// Adds the next tick of noise to `out`, at the level `data_level_sq` (the sum of squared
@@ -268,9 +296,11 @@ impl NoiseSynth {
         };
         let start = self.correction;
         let step = (target - start) / CONTROL_TICK_SAMPLES as f32;
-        let samples = &self.mix[self.read..self.read + CONTROL_TICK_SAMPLES];
-        for (n, (o, &s)) in out.iter_mut().zip(samples).enumerate() {
-            *o += s * (start + step * (n + 1) as f32);
+        if self.silent_frames < self.fft_size / self.hop {
+            let samples = &self.mix[self.read..self.read + CONTROL_TICK_SAMPLES];
+            for (n, (o, &s)) in out.iter_mut().zip(samples).enumerate() {
+                *o += s * (start + step * (n + 1) as f32);
+            }
         }
         self.correction = target;
         self.read += CONTROL_TICK_SAMPLES;
@@ -292,21 +322,46 @@ const WINDOW_LEAK: f32 = 0.0902;
 #[inline(always)]
 fn sharpen(powers: &[f32], gains: &mut [f32]) {
     const ALPHA: f32 = WINDOW_LEAK / (1.0 - 2.0 * WINDOW_LEAK);
-    let n = powers.len();
-    for (k, g) in gains.iter_mut().enumerate() {
-        let p = powers[k];
-        // Beyond the ends the spectrum mirrors (a real signal's spectrum at 0 Hz) or stops.
-        let below = if k > 0 { powers[k - 1] } else { powers[(k + 1).min(n - 1)] };
-        let above = if k + 1 < n { powers[k + 1] } else { p };
-        *g = (p + ALPHA * (2.0 * p - below - above)).max(0.0).sqrt();
+    let sharpened = |p: f32, below: f32, above: f32| (p + ALPHA * (2.0 * p - below - above)).max(0.0).sqrt();
+    let n = powers.len().min(gains.len());
+    if n < 3 {
+        for k in 0..n {
+            // Beyond the ends the spectrum mirrors (a real signal's spectrum at 0 Hz) or stops.
+            let p = powers[k];
+            let below = if k > 0 { powers[k - 1] } else { powers[(k + 1).min(n - 1)] };
+            let above = if k + 1 < n { powers[k + 1] } else { p };
+            gains[k] = sharpened(p, below, above);
+        }
+        return;
+    }
+    // The ends as above; the bins between from three shifted slices, so the loop runs in SIMD.
+    gains[0] = sharpened(powers[0], powers[1], powers[1]);
+    gains[n - 1] = sharpened(powers[n - 1], powers[n - 2], powers[n - 1]);
+    let (below, centre, above) = (&powers[..n - 2], &powers[1..n - 1], &powers[2..n]);
+    for (g, ((&b, &p), &a)) in gains[1..n - 1].iter_mut().zip(below.iter().zip(centre).zip(above)) {
+        *g = sharpened(p, b, a);
     }
 }
 
 /// The level measure of a set of band magnitudes that frames and ticks are compared by: the
-/// sum of their squares.
-#[inline]
-pub fn level_sq(mags: impl IntoIterator<Item = f32>) -> f32 {
-    mags.into_iter().map(|m| m * m).sum()
+/// sum of their squares. Summed in eight running sums (one AVX register), so the loop runs in
+/// SIMD rather than as one chain of dependent adds.
+// Inlined into the renderer's tick, which is compiled for AVX2 where the CPU has it.
+#[inline(always)]
+pub fn level_sq(mags: &[f32]) -> f32 {
+    const WIDTH: usize = 8;
+    let mut sums = [0.0f32; WIDTH];
+    let chunks = mags.chunks_exact(WIDTH);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (s, &m) in sums.iter_mut().zip(chunk) {
+            *s += m * m;
+        }
+    }
+    for (s, &m) in sums.iter_mut().zip(rest) {
+        *s += m * m;
+    }
+    ((sums[0] + sums[4]) + (sums[1] + sums[5])) + ((sums[2] + sums[6]) + (sums[3] + sums[7]))
 }
 
 #[cfg(test)]

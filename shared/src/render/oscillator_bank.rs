@@ -166,6 +166,11 @@ impl OscillatorBank {
     /// Renders one tick into `out` (overwriting it), ramping from the last targets to the new
     /// ones, and drops partials that have fallen silent.
     pub fn render_tick(&mut self, out: &mut [f32; CONTROL_TICK_SAMPLES]) {
+        if self.active == 0 {
+            // Nothing sounds (a noise-only sound, a finished voice): no sums to add up.
+            out.fill(0.0);
+            return;
+        }
         for sums in self.sums.iter_mut() {
             *sums = [0.0; SUM_WIDTH];
         }
@@ -223,7 +228,12 @@ impl OscillatorBank {
             let omega_b: Lane = self.omega_target[range.clone()].try_into().unwrap();
             let amp_a: Lane = self.amp_now[range.clone()].try_into().unwrap();
             let amp_b: Lane = self.amp_target[range.clone()].try_into().unwrap();
-            let steady = omega_a.iter().zip(&omega_b).all(|(a, b)| (b - a).abs() <= STEADY_OMEGA_STEP);
+            // Counted rather than `all(..)`: a short-circuiting search is a branch per lane,
+            // a count is a few SIMD compares.
+            // (A NaN step counts as moving.)
+            let steady_lanes: u32 =
+                omega_a.iter().zip(&omega_b).map(|(a, b)| u32::from((b - a).abs() <= STEADY_OMEGA_STEP)).sum();
+            let steady = steady_lanes == LANES as u32;
             let mut amp_step = [0.0; LANES];
             for l in 0..LANES {
                 amp_step[l] = (amp_b[l] - amp_a[l]) * inv_tick;

@@ -28,10 +28,20 @@ impl Random {
     #[inline]
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(GAMMA);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        mix(self.state)
+    }
+
+    /// Fills `first` and `second` with what as many calls of [`Random::bipolar_pair`] would
+    /// give, and moves on as they would. SplitMix64's draw `i` depends on `i` alone (the seed
+    /// plus `i` increments, mixed), so the draws are independent and the loop runs in SIMD.
+    #[inline(always)]
+    pub fn fill_bipolar_pairs(&mut self, first: &mut [f32], second: &mut [f32]) {
+        let n = first.len().min(second.len());
+        let state = self.state;
+        for (i, (a, b)) in first[..n].iter_mut().zip(&mut second[..n]).enumerate() {
+            (*a, *b) = bipolar_pair_of(mix(state.wrapping_add(GAMMA.wrapping_mul(i as u64 + 1))));
+        }
+        self.skip(n);
     }
 
     /// Uniform in `[-1, 1)`.
@@ -44,9 +54,7 @@ impl Random {
     /// Two independent values uniform in `[-1, 1)` from one draw (24 bits each).
     #[inline]
     pub fn bipolar_pair(&mut self) -> (f32, f32) {
-        let bits = self.next_u64();
-        let scale = 2.0 / (1u64 << 24) as f32;
-        (((bits >> 40) as f32) * scale - 1.0, (((bits >> 16) & 0xff_ffff) as f32) * scale - 1.0)
+        bipolar_pair_of(self.next_u64())
     }
 
     /// Uniform in `[0, 1)`.
@@ -54,6 +62,22 @@ impl Random {
     pub fn unit(&mut self) -> f32 {
         ((self.next_u64() >> 40) as f32) * (1.0 / (1u64 << 24) as f32)
     }
+}
+
+/// SplitMix64's output function: the bits of the draw whose state is `z`.
+#[inline(always)]
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Two values uniform in `[-1, 1)` from the top and middle 24 bits of one draw (through `i32`,
+/// which holds 24 bits exactly and converts in SIMD, unlike `u64`).
+#[inline(always)]
+fn bipolar_pair_of(bits: u64) -> (f32, f32) {
+    let scale = 2.0 / (1u64 << 24) as f32;
+    (((bits >> 40) as i32 as f32) * scale - 1.0, (((bits >> 16) & 0xff_ffff) as i32 as f32) * scale - 1.0)
 }
 
 #[cfg(test)]
@@ -68,6 +92,17 @@ mod tests {
         }
         skipped.skip(1000);
         assert_eq!(drawn.next_u64(), skipped.next_u64());
+    }
+
+    #[test]
+    fn filling_pairs_gives_the_pairs_one_at_a_time() {
+        let (mut one_by_one, mut filled) = (Random::new(11), Random::new(11));
+        let want: Vec<(f32, f32)> = (0..37).map(|_| one_by_one.bipolar_pair()).collect();
+        let (mut first, mut second) = (vec![0.0; 37], vec![0.0; 37]);
+        filled.fill_bipolar_pairs(&mut first, &mut second);
+        let got: Vec<(f32, f32)> = first.into_iter().zip(second).collect();
+        assert_eq!(got, want);
+        assert_eq!(filled.next_u64(), one_by_one.next_u64());
     }
 
     #[test]
