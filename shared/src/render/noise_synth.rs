@@ -245,11 +245,10 @@ impl NoiseSynth {
         // bins that sound get the same random values as if every bin had drawn.
         let sounding = (self.response.top_hz() / self.bin_hz).floor().min(last_bin as f32) as usize + 1;
         self.spectrum[sounding..].fill(Complex::new(0.0, 0.0));
-        let mut cursor = 0;
         let powers = &mut self.bin_power[..sounding];
-        for (k, p) in powers.iter_mut().enumerate() {
-            let m = self.response.at(k as f32 * self.bin_hz, &mut cursor);
-            *p = m * m;
+        self.response.fill_bins(self.bin_hz, powers);
+        for p in powers.iter_mut() {
+            *p *= *p;
         }
         let gains = &mut self.bin_gain[..sounding];
         sharpen(powers, gains);
