@@ -154,8 +154,9 @@ impl NoiseResponse {
         self.top_hz = last + self.last_spacing_hz;
     }
 
-    /// The gain at every bin of `gains`, bin `k` at `k * bin_hz`: what [`NoiseResponse::at`]
-    /// gives (up to rounding), segment by segment, so the loops carry no search per bin.
+    /// The gain at every bin of `gains`, bin `k` at `k * bin_hz`, filled segment by segment
+    /// between the points so the loops carry no search per bin (the tests check it against
+    /// reading one frequency at a time).
     // Inlined into the renderer's tick, which is compiled for AVX2 where the CPU has it.
     #[inline(always)]
     pub fn fill_bins(&self, bin_hz: f32, gains: &mut [f32]) {
@@ -194,10 +195,10 @@ impl NoiseResponse {
         self.top_hz
     }
 
-    /// The gain at `f_hz`; `cursor` only moves up, so the caller walks frequencies in rising
-    /// order from a cursor of 0. 0 with no bands.
-    // Inlined into the renderer's tick, which is compiled for AVX2 where the CPU has it.
-    #[inline(always)]
+    /// The gain at `f_hz` (the definition [`NoiseResponse::fill_bins`] is tested against);
+    /// `cursor` only moves up, so the caller walks frequencies in rising order from a cursor
+    /// of 0. 0 with no bands.
+    #[cfg(test)]
     pub fn at(&self, f_hz: f32, cursor: &mut usize) -> f32 {
         if self.points == 0 {
             return 0.0;
