@@ -3,7 +3,7 @@ the same data: the peer that issue #12 item 3 compares the whole `ddsp render` c
 Not part of CI (it needs numpy, soundfile, `scsynth` and `sclang`: Debian's
 `supercollider-server` and `supercollider-language`).
 
-    cargo build --release -p ddsp-cli
+    cargo build --release -p ddsp-trainer
     python3 benches/peers/render_scsynth.py                  # 60 s, 60 harmonics, 65 bands
     SECONDS_LONG=10 python3 benches/peers/render_scsynth.py  # another length
 
@@ -105,7 +105,7 @@ def main():
         if shutil.which(tool) is None:
             sys.exit(f"{tool} not found: apt-get install supercollider-server supercollider-language")
     if not os.path.exists(DDSP):
-        sys.exit(f"{DDSP} not found: cargo build --release -p ddsp-cli (or set DDSP)")
+        sys.exit(f"{DDSP} not found: cargo build --release -p ddsp-trainer (or set DDSP)")
     work = tempfile.mkdtemp(prefix="ddsp-peer-")
     f0, freqs, amps, centres, mags = envelope(seconds)
     csv = os.path.join(work, "envelope.csv")

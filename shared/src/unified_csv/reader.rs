@@ -1,12 +1,16 @@
 //! Streaming reader of the unified CSV: one pass over the bytes of a `BufRead`, straight into
 //! the dense per-frame arrays of an [`Envelope`].
 //!
-//! Lines are parsed in place from the reader's own buffer (a line is copied only when it
-//! straddles two buffer fills), rows allocate nothing, and numbers go through `fast_float2`
-//! (Eisel-Lemire, correctly rounded, like `str::parse` but faster). The frame index and f0,
-//! repeated on every row of a frame, are parsed once per frame. Memory is the envelope itself plus the doubling slack of
-//! its vectors; a line can never grow past [`MAX_LINE_BYTES`] and a component index never
-//! past [`MAX_COMPONENT_INDEX`], so hostile input cannot make it allocate without bound.
+//! The metadata and header lines are read in place from the reader's own buffer. The data rows
+//! follow in blocks of whole lines (about a megabyte): a file of more than one block
+//! is parsed on two threads, a block each, while the calling thread stores the parsed rows in
+//! file order, so the first error in the file is the one reported, exactly as a single pass
+//! would (tested with blocks down to one byte). Numbers go through `fast_float2`
+//! (Eisel-Lemire, correctly rounded, like `str::parse` but faster); the frame index and f0,
+//! repeated on every row of a frame, are parsed once per frame. Memory is the envelope itself
+//! plus the doubling slack of its vectors and a few blocks in flight; a line can never
+//! grow past [`MAX_LINE_BYTES`] and a component index never past [`MAX_COMPONENT_INDEX`], so
+//! hostile input cannot make it allocate without bound.
 //!
 //! Components are stored at `frame * stride + index` while the file is read. The stride grows
 //! by doubling when a higher index appears (rare: in practice only during the first frame),
@@ -14,7 +18,7 @@
 //! NaN in its frequency: input NaN is rejected, so NaN marks "missing" and "not a duplicate"
 //! without a separate bitmap.
 
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Read};
 
 use super::error::{excerpt, CsvError, Problem};
 use crate::envelope::{linear_band_centre_hz, Envelope, FRAME_RATE_RANGE_HZ, MAX_DURATION_S, SAMPLE_RATE_RANGE_HZ};
@@ -53,41 +57,193 @@ const VALUE: usize = 5;
 
 /// Reads a unified CSV from a buffered reader. On error nothing is returned: a file is either
 /// loaded whole or not at all.
-pub fn read_from<R: BufRead>(mut reader: R) -> Result<Envelope, CsvError> {
+pub fn read_from<R: BufRead>(reader: R) -> Result<Envelope, CsvError> {
+    read_in_blocks(reader, ROW_BLOCK_BYTES)
+}
+
+/// Data rows are parsed in blocks of whole lines of about this many bytes. A file of more than
+/// one block is parsed on two threads, a block each, while this thread stores the rows of the
+/// blocks in file order (so errors are reported exactly as a single pass would find them).
+const ROW_BLOCK_BYTES: usize = 1 << 20;
+
+/// [`read_from`] with blocks of `block_bytes` (the tests use tiny blocks to run the threads on
+/// small files).
+fn read_in_blocks<R: BufRead>(mut reader: R, block_bytes: usize) -> Result<Envelope, CsvError> {
     let mut state = State::Metadata;
-    let mut builder = Builder::default();
     let mut metadata = Metadata::default();
     let mut header = Header::default();
-    for_each_line(&mut reader, |line, line_no| match state {
-        State::Metadata => {
-            metadata = parse_metadata(line, line_no)?;
-            state = State::Header;
-            Ok(())
-        }
-        State::Header => {
-            if line.trim_ascii().is_empty() {
-                return Ok(());
+    let mut lines_read = 0;
+    for_each_line(&mut reader, |line, line_no| {
+        lines_read = line_no;
+        match state {
+            State::Metadata => {
+                metadata = parse_metadata(line, line_no)?;
+                state = State::Header;
+                Ok(true)
             }
-            header = Header::parse(line, line_no)?;
-            state = State::Rows;
-            Ok(())
-        }
-        State::Rows => {
-            if line.trim_ascii().is_empty() {
-                return Ok(());
+            State::Header => {
+                if !line.trim_ascii().is_empty() {
+                    header = Header::parse(line, line_no)?;
+                    state = State::Rows;
+                }
+                // The rows are read in blocks from here on.
+                Ok(state == State::Header)
             }
-            builder.push_row(&header, metadata.frame_rate_hz, line, line_no)
+            State::Rows => Ok(false),
         }
     })?;
     match state {
         State::Metadata => Err(CsvError::at_line(1, Problem::MissingMetadata { found: excerpt(None) })),
         State::Header => Err(CsvError::at_line(2, Problem::MissingHeader { found: excerpt(None) })),
-        State::Rows => builder.finish(metadata),
+        State::Rows => {
+            let parser = RowParser { header: &header, frame_rate_hz: metadata.frame_rate_hz };
+            let mut builder = Builder::default();
+            let blocks = Blocks { reader: &mut reader, carry: Vec::new(), block_bytes };
+            read_rows(blocks, lines_read, &parser, &mut builder)?;
+            builder.finish(metadata)
+        }
     }
 }
 
+/// Whole lines of the data rows. Line numbers inside a block count from 1 at its first line:
+/// the lines before it are known only once the blocks before it are parsed, and the thread
+/// that stores the rows adds them ([`renumber`]).
+#[derive(Default)]
+struct Block {
+    bytes: Vec<u8>,
+}
+
+/// An error found `line` lines into its block (or one without a line) as the file numbers it,
+/// with `lines_before` lines before that block.
+fn renumber(mut err: CsvError, lines_before: u64) -> CsvError {
+    err.line = err.line.map(|line| line + lines_before);
+    err
+}
+
+/// Cuts the rest of a reader into [`Block`]s.
+struct Blocks<'r, R> {
+    reader: &'r mut R,
+    /// The start of a line that the last block did not finish.
+    carry: Vec<u8>,
+    block_bytes: usize,
+}
+
+impl<R: BufRead> Blocks<'_, R> {
+    /// The next block, in `bytes` (a buffer to reuse); `None` at the end. A line longer than
+    /// [`MAX_LINE_BYTES`] with no end in sight is an error here, on the block's line 1 (one
+    /// inside a block is found by the parser).
+    fn next_block(&mut self, mut bytes: Vec<u8>) -> Option<Result<Block, CsvError>> {
+        bytes.clear();
+        bytes.append(&mut self.carry);
+        loop {
+            if bytes.len() > MAX_LINE_BYTES && memchr::memchr(b'\n', &bytes).is_none() {
+                return Some(Err(CsvError::at_line(1, Problem::LineTooLong { max_bytes: MAX_LINE_BYTES })));
+            }
+            // Straight from the file into the block: a buffered reader hands reads this large
+            // to the file without copying them through its own buffer.
+            let wanted = self.block_bytes.saturating_sub(bytes.len()).max(1) as u64;
+            let read = match (&mut *self.reader).take(wanted).read_to_end(&mut bytes) {
+                Ok(read) => read,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Some(Err(CsvError::from(err))),
+            };
+            if read == 0 {
+                break;
+            }
+            if bytes.len() >= self.block_bytes {
+                if let Some(last) = memchr::memrchr(b'\n', &bytes) {
+                    self.carry.extend_from_slice(&bytes[last + 1..]);
+                    bytes.truncate(last + 1);
+                    break;
+                }
+            }
+        }
+        (!bytes.is_empty()).then_some(Ok(Block { bytes }))
+    }
+}
+
+/// What a worker gives back for one block: its rows up to the first error, the error, the
+/// number of lines in the block, and the block's buffer for reuse.
+struct ParsedBlock {
+    rows: Vec<Row>,
+    parsed: Result<(), CsvError>,
+    lines: u64,
+    bytes: Vec<u8>,
+}
+
+/// Parses and stores every data row, the first starting after `lines_before` lines: one block
+/// on this thread, more on two worker threads with the rows stored here in file order.
+fn read_rows<R: BufRead>(
+    mut blocks: Blocks<'_, R>,
+    mut lines_before: u64,
+    parser: &RowParser,
+    builder: &mut Builder,
+) -> Result<(), CsvError> {
+    let Some(first) = blocks.next_block(Vec::new()) else { return Ok(()) };
+    let first = first.map_err(|err| renumber(err, lines_before))?;
+    let Some(second) = blocks.next_block(Vec::new()) else {
+        let parsed = parser.parse_block(first, Vec::new());
+        builder.store_all(parser.header, &parsed.rows, lines_before)?;
+        return parsed.parsed.map_err(|err| renumber(err, lines_before));
+    };
+    std::thread::scope(|scope| {
+        let mut to_workers = Vec::new();
+        let mut from_workers = Vec::new();
+        for _ in 0..2 {
+            let (to_worker, blocks_in) = std::sync::mpsc::sync_channel::<(Block, Vec<Row>)>(1);
+            let (parsed_out, from_worker) = std::sync::mpsc::sync_channel::<ParsedBlock>(1);
+            scope.spawn(move || {
+                for (block, rows) in blocks_in {
+                    if parsed_out.send(parser.parse_block(block, rows)).is_err() {
+                        break;
+                    }
+                }
+            });
+            to_workers.push(to_worker);
+            from_workers.push(from_worker);
+        }
+        // In file order: which worker has each block, or the error that ended the reading.
+        let mut in_flight = std::collections::VecDeque::new();
+        let mut next_worker = 0;
+        let mut send =
+            |block: Option<Result<Block, CsvError>>, rows: Vec<Row>, in_flight: &mut std::collections::VecDeque<_>| {
+                match block {
+                    None => false,
+                    Some(Err(err)) => {
+                        in_flight.push_back(Err(err));
+                        false
+                    }
+                    Some(Ok(block)) => {
+                        let worker = next_worker;
+                        next_worker = (next_worker + 1) % 2;
+                        // A worker stops only when this side hangs up, so the send succeeds.
+                        let _ = to_workers[worker].send((block, rows));
+                        in_flight.push_back(Ok(worker));
+                        true
+                    }
+                }
+            };
+        let mut more = send(Some(Ok(first)), Vec::new(), &mut in_flight);
+        more = more && send(Some(second), Vec::new(), &mut in_flight);
+        while let Some(next) = in_flight.pop_front() {
+            let worker = next.map_err(|err| renumber(err, lines_before))?;
+            let Ok(ParsedBlock { mut rows, parsed, lines, bytes }) = from_workers[worker].recv() else {
+                return Err(CsvError::from(io::Error::other("a CSV parsing thread stopped")));
+            };
+            builder.store_all(parser.header, &rows, lines_before)?;
+            parsed.map_err(|err| renumber(err, lines_before))?;
+            lines_before += lines;
+            if more {
+                rows.clear();
+                more = send(blocks.next_block(bytes), rows, &mut in_flight);
+            }
+        }
+        Ok(())
+    })
+}
+
 /// Where in the file the reader is.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
     Metadata,
     Header,
@@ -95,10 +251,11 @@ enum State {
 }
 
 /// Calls `on_line` with each line (without its `\n` or `\r\n`) and its 1-based number,
-/// borrowing from the reader's buffer whenever the line lies within one fill.
+/// borrowing from the reader's buffer whenever the line lies within one fill, until it returns
+/// `false` (the reader is then just past that line).
 fn for_each_line<R: BufRead>(
     reader: &mut R,
-    mut on_line: impl FnMut(&[u8], u64) -> Result<(), CsvError>,
+    mut on_line: impl FnMut(&[u8], u64) -> Result<bool, CsvError>,
 ) -> Result<(), CsvError> {
     let mut carry: Vec<u8> = Vec::new();
     let mut line_no: u64 = 0;
@@ -117,16 +274,20 @@ fn for_each_line<R: BufRead>(
         match memchr::memchr(b'\n', buf) {
             Some(end) => {
                 line_no += 1;
-                if carry.is_empty() {
+                let more = if carry.is_empty() {
                     check_line_length(end, line_no)?;
-                    on_line(strip_cr(&buf[..end]), line_no)?;
+                    on_line(strip_cr(&buf[..end]), line_no)?
                 } else {
                     check_line_length(carry.len() + end, line_no)?;
                     carry.extend_from_slice(&buf[..end]);
-                    on_line(strip_cr(&carry), line_no)?;
+                    let more = on_line(strip_cr(&carry), line_no)?;
                     carry.clear();
-                }
+                    more
+                };
                 reader.consume(end + 1);
+                if !more {
+                    return Ok(());
+                }
             }
             None => {
                 let len = buf.len();
@@ -321,14 +482,70 @@ struct Builder {
     bands: Components,
     /// Data rows read so far.
     rows: usize,
-    /// The `frame_index` and `f0_hz` text of the last row, to skip parsing them again.
-    frame_index_text: Vec<u8>,
-    f0_text: Vec<u8>,
 }
 
-impl Builder {
-    /// Parses one data row and stores it.
-    fn push_row(&mut self, header: &Header, frame_rate_hz: f64, line: &[u8], line_no: u64) -> Result<(), CsvError> {
+/// One data row, parsed.
+struct Row {
+    line_no: u64,
+    frame_index: u64,
+    f0_hz: f32,
+    is_harmonic: bool,
+    index: usize,
+    frequency: f32,
+    value: f32,
+}
+
+/// Parses data rows (the checks that need only the row itself; [`Builder::store`] makes those
+/// that need the rows before it). Shared by the parsing threads.
+struct RowParser<'h> {
+    header: &'h Header,
+    frame_rate_hz: f64,
+}
+
+/// The frame index and f0 of the last row parsed, as text and as numbers: every row of a frame
+/// repeats them, so they are parsed once per frame.
+#[derive(Default)]
+struct LastFrame<'a> {
+    index_text: Option<&'a [u8]>,
+    f0_text: &'a [u8],
+    index: u64,
+    f0_hz: f32,
+}
+
+impl RowParser<'_> {
+    /// Parses the rows of `block` (lines numbered from 1) into `rows`, up to the first error.
+    fn parse_block(&self, block: Block, mut rows: Vec<Row>) -> ParsedBlock {
+        let mut last = LastFrame::default();
+        let mut line_no = 1;
+        let bytes = block.bytes.as_slice();
+        let mut start = 0;
+        let mut parsed = Ok(());
+        while start < bytes.len() {
+            let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |end| start + end);
+            let line = strip_cr(&bytes[start..end]);
+            let row = check_line_length(end - start, line_no).and_then(|()| {
+                if line.trim_ascii().is_empty() {
+                    Ok(None)
+                } else {
+                    self.parse_row(line, line_no, &mut last).map(Some)
+                }
+            });
+            match row {
+                Ok(Some(row)) => rows.push(row),
+                Ok(None) => {}
+                Err(err) => {
+                    parsed = Err(err);
+                    break;
+                }
+            }
+            start = end + 1;
+            line_no += 1;
+        }
+        ParsedBlock { rows, parsed, lines: line_no - 1, bytes: block.bytes }
+    }
+
+    fn parse_row<'a>(&self, line: &'a [u8], line_no: u64, last: &mut LastFrame<'a>) -> Result<Row, CsvError> {
+        let header = self.header;
         let mut fields: [&[u8]; 6] = [&[]; 6];
         let mut field_count = 0;
         for (j, field) in line.split(|&b| b == b',').enumerate() {
@@ -345,23 +562,22 @@ impl Builder {
         }
         let err = |c: usize, problem| header.error(line_no, c, problem);
 
-        // Every row of a frame repeats its frame index and f0: parse them once per frame.
-        let same_frame_text = !self.frame_indices.is_empty()
-            && fields[FRAME_INDEX] == self.frame_index_text.as_slice()
-            && fields[F0_HZ] == self.f0_text.as_slice();
-        let (frame_index, f0_hz) = if same_frame_text {
-            (*self.frame_indices.last().unwrap_or(&0), *self.f0_hz.last().unwrap_or(&0.0))
-        } else {
+        if last.index_text != Some(fields[FRAME_INDEX]) || last.f0_text != fields[F0_HZ] {
             let frame_index = parse_index(fields[FRAME_INDEX], MAX_FRAME_INDEX).map_err(|p| err(FRAME_INDEX, p))?;
-            let seconds = frame_index as f64 / frame_rate_hz;
+            let seconds = frame_index as f64 / self.frame_rate_hz;
             if seconds > MAX_DURATION_S {
-                let problem =
-                    Problem::FrameTooLate { frame: frame_index, seconds, frame_rate_hz, max_s: MAX_DURATION_S };
+                let problem = Problem::FrameTooLate {
+                    frame: frame_index,
+                    seconds,
+                    frame_rate_hz: self.frame_rate_hz,
+                    max_s: MAX_DURATION_S,
+                };
                 return Err(err(FRAME_INDEX, problem));
             }
             let f0_hz = parse_non_negative(fields[F0_HZ]).map_err(|p| err(F0_HZ, p))?;
-            (frame_index, f0_hz)
-        };
+            *last =
+                LastFrame { index_text: Some(fields[FRAME_INDEX]), f0_text: fields[F0_HZ], index: frame_index, f0_hz };
+        }
         let is_harmonic = match fields[COMPONENT_TYPE] {
             b"harmonic" => true,
             b"noise_band" => false,
@@ -373,7 +589,21 @@ impl Builder {
             .map_err(|p| err(COMPONENT_INDEX, p))? as usize;
         let frequency = parse_non_negative(fields[FREQUENCY]).map_err(|p| err(FREQUENCY, p))?;
         let value = parse_non_negative(fields[VALUE]).map_err(|p| err(VALUE, p))?;
+        Ok(Row { line_no, frame_index: last.index, f0_hz: last.f0_hz, is_harmonic, index, frequency, value })
+    }
+}
 
+impl Builder {
+    /// Stores parsed rows in order, up to the first that contradicts the rows before it (their
+    /// line numbers count after `lines_before` lines).
+    fn store_all(&mut self, header: &Header, rows: &[Row], lines_before: u64) -> Result<(), CsvError> {
+        rows.iter().try_for_each(|row| self.store(header, row)).map_err(|err| renumber(err, lines_before))
+    }
+
+    /// Stores one parsed row.
+    fn store(&mut self, header: &Header, row: &Row) -> Result<(), CsvError> {
+        let &Row { line_no, frame_index, f0_hz, is_harmonic, index, frequency, value } = row;
+        let err = |c: usize, problem| header.error(line_no, c, problem);
         match self.frame_indices.last() {
             Some(&last) if last == frame_index => {
                 let first = *self.f0_hz.last().expect("f0 is pushed with each frame");
@@ -390,12 +620,6 @@ impl Builder {
                 self.harmonics.push_frame();
                 self.bands.push_frame();
             }
-        }
-        if !same_frame_text {
-            self.frame_index_text.clear();
-            self.frame_index_text.extend_from_slice(fields[FRAME_INDEX]);
-            self.f0_text.clear();
-            self.f0_text.extend_from_slice(fields[F0_HZ]);
         }
         self.rows += 1;
 
@@ -550,4 +774,73 @@ fn parse_non_negative(field: &[u8]) -> Result<f32, Problem> {
         return Err(Problem::Negative { found: found() });
     }
     Ok(value + 0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A valid file of 40 frames of 3 harmonics and 2 bands, as lines.
+    fn valid_lines() -> Vec<String> {
+        let mut lines = vec!["# frame_rate=250,sample_rate=16000".to_string(), String::new()];
+        lines.push("frame_index,f0_hz,component_type,component_index,frequency,value".into());
+        for frame in 0..40 {
+            let f0 = 200.0 + frame as f32 * 0.25;
+            for k in 0..3 {
+                lines.push(format!("{frame},{f0},harmonic,{k},{},{}", f0 * (k + 1) as f32, 0.1 / (k + 1) as f32));
+            }
+            for b in 0..2 {
+                lines.push(format!("{frame},{f0},noise_band,{b},{},0.01", b as f32 * 8000.0));
+            }
+            if frame == 20 {
+                lines.push(String::new());
+            }
+        }
+        lines
+    }
+
+    /// What reading `text` gives, errors included, in blocks of `block_bytes`.
+    fn read(text: &[u8], block_bytes: usize) -> String {
+        format!("{:?}", read_in_blocks(text, block_bytes))
+    }
+
+    #[test]
+    fn blocks_on_threads_read_exactly_as_one_pass() {
+        let valid = valid_lines();
+        let at = |line: usize, text: &str| {
+            let mut lines = valid.clone();
+            lines[line] = text.to_string();
+            lines
+        };
+        let mut cases: Vec<(&str, Vec<u8>)> = vec![
+            ("valid", valid.join("\n").into_bytes()),
+            ("valid, final newline", (valid.join("\n") + "\n").into_bytes()),
+            ("valid, CRLF", valid.join("\r\n").into_bytes()),
+            ("not a number", at(150, "29,207.25,harmonic,1,abc,0.1").join("\n").into_bytes()),
+            ("duplicate", at(151, "29,207.25,harmonic,0,207.25,0.1").join("\n").into_bytes()),
+            ("backwards", at(160, "3,207.25,harmonic,0,207.25,0.1").join("\n").into_bytes()),
+            ("f0 mismatch", at(170, "33,1.0,harmonic,1,207.25,0.1").join("\n").into_bytes()),
+            ("field count", at(100, "19,204.75,harmonic,1").join("\n").into_bytes()),
+            ("unknown type", at(190, "37,209.25,partial,0,1,1").join("\n").into_bytes()),
+            ("too late", at(180, "999999999999,1,harmonic,0,1,1").join("\n").into_bytes()),
+        ];
+        let long = "9".repeat(MAX_LINE_BYTES + 10);
+        cases.push(("long line", at(120, &long).join("\n").into_bytes()));
+        cases.push(("long last line", (valid.join("\n") + "\n" + &long).into_bytes()));
+        // Two errors: the first in file order is reported, whichever block finishes first.
+        let mut two = at(60, "11,202.75,harmonic,0,-1,0.1");
+        two[190] = "37,209.25,partial,0,1,1".into();
+        cases.push(("two errors", two.join("\n").into_bytes()));
+        for (name, text) in &cases {
+            let one_pass = read(text, usize::MAX);
+            if *name == "valid" {
+                assert!(one_pass.starts_with("Ok("), "{one_pass}");
+            } else if !name.starts_with("valid") {
+                assert!(one_pass.starts_with("Err("), "{name}: {one_pass}");
+            }
+            for block_bytes in [1, 7, 100, 1000, 4096] {
+                assert_eq!(read(text, block_bytes), one_pass, "{name}, blocks of {block_bytes} bytes");
+            }
+        }
+    }
 }
