@@ -96,7 +96,9 @@ fn read_in_blocks<R: BufRead>(mut reader: R, block_bytes: usize) -> Result<Envel
         State::Metadata => Err(CsvError::at_line(1, Problem::MissingMetadata { found: excerpt(None) })),
         State::Header => Err(CsvError::at_line(2, Problem::MissingHeader { found: excerpt(None) })),
         State::Rows => {
-            let parser = RowParser { header: &header, frame_rate_hz: metadata.frame_rate_hz };
+            let exporter_layout =
+                header.roles.len() == COLUMNS.len() && header.roles.iter().enumerate().all(|(j, &r)| r == Some(j));
+            let parser = RowParser { header: &header, frame_rate_hz: metadata.frame_rate_hz, exporter_layout };
             let mut builder = Builder::default();
             let blocks = Blocks { reader: &mut reader, carry: Vec::new(), block_bytes };
             read_rows(blocks, lines_read, &parser, &mut builder)?;
@@ -500,6 +502,35 @@ struct Row {
 struct RowParser<'h> {
     header: &'h Header,
     frame_rate_hz: f64,
+    /// The header is [`COLUMNS`] in order, the exporters' layout: rows take the fast path.
+    exporter_layout: bool,
+}
+
+/// Plain digits (at most 15) up to a comma, as a number no larger than `max`, and the text
+/// after the comma.
+#[inline]
+fn index_then_comma(text: &[u8], max: u64) -> Option<(u64, &[u8])> {
+    let mut value: u64 = 0;
+    for (i, &b) in text.iter().enumerate().take(16) {
+        if b == b',' {
+            return (i > 0 && value <= max).then(|| (value, &text[i + 1..]));
+        }
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + u64::from(b - b'0');
+    }
+    None
+}
+
+/// A finite, non-negative number up to a comma (`-0` as `0`), and the text after the comma.
+#[inline]
+fn number_then_comma(text: &[u8]) -> Option<(f32, &[u8])> {
+    let (value, used) = fast_float2::parse_partial::<f32, _>(text).ok()?;
+    if text.get(used) != Some(&b',') || !(value.is_finite() && value >= 0.0) {
+        return None;
+    }
+    Some((value + 0.0, &text[used + 1..]))
 }
 
 /// The frame index and f0 of the last row parsed, as text and as numbers: every row of a frame
@@ -510,9 +541,59 @@ struct LastFrame<'a> {
     f0_text: &'a [u8],
     index: u64,
     f0_hz: f32,
+    /// `frame_index,f0_hz,` as the exporters' layout wrote them (empty when the last frame was
+    /// read another way): a row that starts with it is in the same frame.
+    prefix: &'a [u8],
 }
 
 impl RowParser<'_> {
+    /// A row exactly as the exporters write it (the columns in [`COLUMNS`] order, no spaces,
+    /// plain digits for the indices, valid numbers), parsed left to right without splitting
+    /// it first; `None` for any other row, which the general path then parses (and names what
+    /// is wrong with it). Where both accept a row they give the same values: every field this
+    /// path reads ends exactly at its comma, as the general path's field would.
+    #[inline]
+    fn parse_exporter_row<'a>(&self, line: &'a [u8], line_no: u64, last: &mut LastFrame<'a>) -> Option<Row> {
+        let rest = if !last.prefix.is_empty() && line.starts_with(last.prefix) {
+            &line[last.prefix.len()..]
+        } else {
+            let (index, after_index) = index_then_comma(line, MAX_FRAME_INDEX)?;
+            if index as f64 / self.frame_rate_hz > MAX_DURATION_S {
+                return None;
+            }
+            let (f0_hz, after_f0) = number_then_comma(after_index)?;
+            let index_len = line.len() - after_index.len() - 1;
+            let f0_len = after_index.len() - after_f0.len() - 1;
+            *last = LastFrame {
+                index_text: Some(&line[..index_len]),
+                f0_text: &after_index[..f0_len],
+                index,
+                f0_hz,
+                prefix: &line[..line.len() - after_f0.len()],
+            };
+            after_f0
+        };
+        let (is_harmonic, rest) = match rest.strip_prefix(b"harmonic,") {
+            Some(rest) => (true, rest),
+            None => (false, rest.strip_prefix(b"noise_band,")?),
+        };
+        let (index, rest) = index_then_comma(rest, MAX_COMPONENT_INDEX as u64)?;
+        let (frequency, rest) = number_then_comma(rest)?;
+        let (value, used) = fast_float2::parse_partial::<f32, _>(rest).ok()?;
+        if used != rest.len() || !(value.is_finite() && value >= 0.0) {
+            return None;
+        }
+        Some(Row {
+            line_no,
+            frame_index: last.index,
+            f0_hz: last.f0_hz,
+            is_harmonic,
+            index: index as usize,
+            frequency,
+            value: value + 0.0,
+        })
+    }
+
     /// Parses the rows of `block` (lines numbered from 1) into `rows`, up to the first error.
     fn parse_block(&self, block: Block, mut rows: Vec<Row>) -> ParsedBlock {
         let mut last = LastFrame::default();
@@ -545,6 +626,11 @@ impl RowParser<'_> {
     }
 
     fn parse_row<'a>(&self, line: &'a [u8], line_no: u64, last: &mut LastFrame<'a>) -> Result<Row, CsvError> {
+        if self.exporter_layout {
+            if let Some(row) = self.parse_exporter_row(line, line_no, last) {
+                return Ok(row);
+            }
+        }
         let header = self.header;
         let mut fields: [&[u8]; 6] = [&[]; 6];
         let mut field_count = 0;
@@ -575,8 +661,13 @@ impl RowParser<'_> {
                 return Err(err(FRAME_INDEX, problem));
             }
             let f0_hz = parse_non_negative(fields[F0_HZ]).map_err(|p| err(F0_HZ, p))?;
-            *last =
-                LastFrame { index_text: Some(fields[FRAME_INDEX]), f0_text: fields[F0_HZ], index: frame_index, f0_hz };
+            *last = LastFrame {
+                index_text: Some(fields[FRAME_INDEX]),
+                f0_text: fields[F0_HZ],
+                index: frame_index,
+                f0_hz,
+                prefix: &[],
+            };
         }
         let is_harmonic = match fields[COMPONENT_TYPE] {
             b"harmonic" => true,
@@ -802,6 +893,49 @@ mod tests {
     /// What reading `text` gives, errors included, in blocks of `block_bytes`.
     fn read(text: &[u8], block_bytes: usize) -> String {
         format!("{:?}", read_in_blocks(text, block_bytes))
+    }
+
+    #[test]
+    fn the_exporters_layout_reads_as_any_other_order() {
+        // Rows the fast path takes and rows it hands to the general one, mixed in one frame.
+        let rows = [
+            "0,200,harmonic,0,200,0.5",
+            "0,200.0,harmonic,1,400,-0",
+            "0,200,harmonic,002,6e2,1E-3",
+            "0,200,noise_band,0,0,+0.25",
+            "0, 200,noise_band,1,8000.000,.5",
+            "0,200,noise_band,2.0,9000,0.1",
+            "3,201.5,harmonic,0,201.5,3",
+            "3,201.5,harmonic,1,403,0.000000000000000000000000000000000000000000001",
+            "3,201.5,harmonic,2,604.5,inf",
+        ];
+        for last in [rows.len() - 1, rows.len()] {
+            let in_order =
+                format!("# frame_rate=250,sample_rate=16000\n{}\n{}", COLUMNS.join(","), rows[..last].join("\n"));
+            // The same rows with the columns reversed (the general path only).
+            let reversed_rows: Vec<String> =
+                rows[..last].iter().map(|r| r.split(',').rev().collect::<Vec<_>>().join(",")).collect();
+            let mut reversed_header = COLUMNS;
+            reversed_header.reverse();
+            let reversed = format!(
+                "# frame_rate=250,sample_rate=16000\n{}\n{}",
+                reversed_header.join(","),
+                reversed_rows.join("\n")
+            );
+            let (a, b) = (read_from(in_order.as_bytes()), read_from(reversed.as_bytes()));
+            match (a, b) {
+                (Ok(a), Ok(b)) => {
+                    assert!(last < rows.len(), "the infinite value must be refused");
+                    assert_eq!((a.harmonic_count, a.noise_band_count), (3, 3));
+                    assert_eq!(a, b);
+                }
+                (Err(a), Err(b)) => {
+                    assert_eq!(last, rows.len(), "{a}");
+                    assert_eq!((a.line, format!("{:?}", a.problem)), (b.line, format!("{:?}", b.problem)))
+                }
+                (a, b) => panic!("{a:?} vs {b:?}"),
+            }
+        }
     }
 
     #[test]
