@@ -18,7 +18,7 @@
 //! NaN in its frequency: input NaN is rejected, so NaN marks "missing" and "not a duplicate"
 //! without a separate bitmap.
 
-use std::io::{self, BufRead, Read};
+use std::io::{self, BufRead};
 
 use super::error::{excerpt, CsvError, Problem};
 use crate::envelope::{linear_band_centre_hz, Envelope, FRAME_RATE_RANGE_HZ, MAX_DURATION_S, SAMPLE_RATE_RANGE_HZ};
@@ -112,7 +112,10 @@ fn read_in_blocks<R: BufRead>(mut reader: R, block_bytes: usize) -> Result<Envel
 /// that stores the rows adds them ([`renumber`]).
 #[derive(Default)]
 struct Block {
+    /// A buffer kept at its full size (so reads go into it with no zeroing); the block is
+    /// its first `len` bytes.
     bytes: Vec<u8>,
+    len: usize,
 }
 
 /// An error found `line` lines into its block (or one without a line) as the file numbers it,
@@ -135,32 +138,39 @@ impl<R: BufRead> Blocks<'_, R> {
     /// [`MAX_LINE_BYTES`] with no end in sight is an error here, on the block's line 1 (one
     /// inside a block is found by the parser).
     fn next_block(&mut self, mut bytes: Vec<u8>) -> Option<Result<Block, CsvError>> {
-        bytes.clear();
-        bytes.append(&mut self.carry);
+        // Room for a line to begin with; the buffer doubles up to a block and the line that
+        // straddles its end (a small file never zeroes a block's worth).
+        if bytes.len() <= MAX_LINE_BYTES {
+            bytes.resize(2 * MAX_LINE_BYTES + 1, 0);
+        }
+        let mut len = self.carry.len();
+        bytes[..len].copy_from_slice(&self.carry);
+        self.carry.clear();
         loop {
-            if bytes.len() > MAX_LINE_BYTES && memchr::memchr(b'\n', &bytes).is_none() {
+            if len > MAX_LINE_BYTES && memchr::memchr(b'\n', &bytes[..len]).is_none() {
                 return Some(Err(CsvError::at_line(1, Problem::LineTooLong { max_bytes: MAX_LINE_BYTES })));
             }
-            // Straight from the file into the block: a buffered reader hands reads this large
-            // to the file without copying them through its own buffer.
-            let wanted = self.block_bytes.saturating_sub(bytes.len()).max(1) as u64;
-            let read = match (&mut *self.reader).take(wanted).read_to_end(&mut bytes) {
-                Ok(read) => read,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(err) => return Some(Err(CsvError::from(err))),
-            };
-            if read == 0 {
-                break;
-            }
-            if bytes.len() >= self.block_bytes {
-                if let Some(last) = memchr::memrchr(b'\n', &bytes) {
-                    self.carry.extend_from_slice(&bytes[last + 1..]);
-                    bytes.truncate(last + 1);
+            if len >= self.block_bytes {
+                if let Some(last) = memchr::memrchr(b'\n', &bytes[..len]) {
+                    self.carry.extend_from_slice(&bytes[last + 1..len]);
+                    len = last + 1;
                     break;
                 }
             }
+            if len == bytes.len() {
+                bytes.resize(2 * len, 0);
+            }
+            // Straight from the file into the block: a buffered reader hands a read at least
+            // as large as its own buffer to the file without copying it through that buffer.
+            let end = (len + self.block_bytes.saturating_sub(len).max(1)).min(bytes.len());
+            match self.reader.read(&mut bytes[len..end]) {
+                Ok(0) => break,
+                Ok(read) => len += read,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Some(Err(CsvError::from(err))),
+            }
         }
-        (!bytes.is_empty()).then_some(Ok(Block { bytes }))
+        (len > 0).then_some(Ok(Block { bytes, len }))
     }
 }
 
@@ -598,7 +608,7 @@ impl RowParser<'_> {
     fn parse_block(&self, block: Block, mut rows: Vec<Row>) -> ParsedBlock {
         let mut last = LastFrame::default();
         let mut line_no = 1;
-        let bytes = block.bytes.as_slice();
+        let bytes = &block.bytes[..block.len];
         let mut start = 0;
         let mut parsed = Ok(());
         while start < bytes.len() {
