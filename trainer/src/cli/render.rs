@@ -236,6 +236,9 @@ impl Args {
     }
 }
 
+/// Rendered blocks waiting to be written, at most (the memory stays a few blocks).
+const BLOCKS_IN_FLIGHT: usize = 4;
+
 /// Runs `ddsp render`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     // Check every flag before the (possibly long) read.
@@ -293,15 +296,32 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         ProgressBar::hidden()
     };
+    // The synthesis runs on a second thread while this one encodes and writes the blocks it
+    // has finished (a few blocks in flight, their buffers handed back and reused).
     let mut render = render;
-    let mut block = vec![0.0f32; OFFLINE_BLOCK_SAMPLES];
-    write_wav_streaming(&args.output, sample_rate_hz, args.format, |stream| loop {
-        let n = render.next_block(&mut block);
-        if n == 0 {
-            return Ok(());
-        }
-        stream.write(&block[..n])?;
-        progress.inc(n as u64);
+    write_wav_streaming(&args.output, sample_rate_hz, args.format, |stream| {
+        std::thread::scope(|scope| {
+            let (finished, finished_blocks) = std::sync::mpsc::sync_channel::<(Vec<f32>, usize)>(BLOCKS_IN_FLIGHT);
+            let (free, free_blocks) = std::sync::mpsc::channel::<Vec<f32>>();
+            for _ in 0..BLOCKS_IN_FLIGHT {
+                let _ = free.send(vec![0.0f32; OFFLINE_BLOCK_SAMPLES]);
+            }
+            scope.spawn(move || {
+                // Ends at the end of the render, or when the writer stops (an error).
+                while let Ok(mut block) = free_blocks.recv() {
+                    let n = render.next_block(&mut block);
+                    if n == 0 || finished.send((block, n)).is_err() {
+                        break;
+                    }
+                }
+            });
+            for (block, n) in finished_blocks {
+                stream.write(&block[..n])?;
+                progress.inc(n as u64);
+                let _ = free.send(block);
+            }
+            Ok(())
+        })
     })
     .with_context(|| format!("rendering {}", args.input.display()))?;
     progress.finish_and_clear();
