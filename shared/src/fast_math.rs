@@ -47,6 +47,13 @@ pub fn fast_exp2(y: f32) -> f32 {
     e_f * f32::from_bits(((n + 127) as u32) << 23)
 }
 
+/// The sum of eight running sums (one AVX register of partial sums), always added in the same
+/// pairs, so every loop that keeps eight lanes ends the same way.
+#[inline(always)]
+pub fn sum_of_lanes(sums: &[f32; 8]) -> f32 {
+    ((sums[0] + sums[4]) + (sums[1] + sums[5])) + ((sums[2] + sums[6]) + (sums[3] + sums[7]))
+}
+
 /// The logistic function `1 / (1 + e^-x)`.
 #[inline]
 pub fn fast_sigmoid(x: f32) -> f32 {

@@ -360,7 +360,7 @@ pub fn level_sq(mags: &[f32]) -> f32 {
     for (s, &m) in sums.iter_mut().zip(rest) {
         *s += m * m;
     }
-    ((sums[0] + sums[4]) + (sums[1] + sums[5])) + ((sums[2] + sums[6]) + (sums[3] + sums[7]))
+    crate::fast_math::sum_of_lanes(&sums)
 }
 
 #[cfg(test)]

@@ -186,7 +186,7 @@ impl OscillatorBank {
             Kernel::Avx2Fma => unsafe { self.render_chunks_avx2_fma() },
         }
         for (o, sums) in out.iter_mut().zip(self.sums.iter()) {
-            *o = ((sums[0] + sums[4]) + (sums[1] + sums[5])) + ((sums[2] + sums[6]) + (sums[3] + sums[7]));
+            *o = crate::fast_math::sum_of_lanes(sums);
         }
         while self.active > 0 && self.amp_now[self.active - 1] == 0.0 && self.amp_target[self.active - 1] == 0.0 {
             self.active -= 1;
