@@ -57,7 +57,8 @@ melody = [
     (4 * TPB, note(False, 67)), (4 * TPB, bend(0.0)),
 ]
 header = b"MThd" + struct.pack(">IHHH", 6, 1, 2, TPB)
-path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "melody.mid")
-with open(path, "wb") as f:
-    f.write(header + track(tempo_map) + track(melody))
-print(path)
+if __name__ == "__main__":
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "melody.mid")
+    with open(path, "wb") as f:
+        f.write(header + track(tempo_map) + track(melody))
+    print(path)
