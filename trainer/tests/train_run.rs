@@ -285,9 +285,22 @@ fn a_reverb_run_writes_its_room_and_scores_with_and_without_it() {
     let dry = file["eval"]["spectral_distance"].as_f64().unwrap();
     let wet = file["eval_with_room"]["spectral_distance"].as_f64().unwrap();
     assert!(dry > 0.0 && wet > 0.0, "dry {dry}, with room {wet}");
+    // Beside them, `ddsp analyze`'s resynthesis of the same input, for scale.
+    let analysis = file["eval_analysis"]["spectral_distance"].as_f64().unwrap();
+    assert!(analysis > 0.0 && analysis != dry, "analysis {analysis}");
     let md = std::fs::read_to_string(run.join("report.md")).unwrap();
-    assert!(md.contains("| measure | dry (the exported envelopes) | with the learned room (`room_ir.wav`) |"), "{md}");
-    assert!(md.contains(&format!("| multi-scale spectral distance (DDSP loss) | {dry:.4} | {wet:.4} |")), "{md}");
+    assert!(
+        md.contains(
+            "| measure | dry (the exported envelopes) | with the learned room (`room_ir.wav`) | `ddsp analyze` (no \
+             training, for scale) |"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains(&format!("| multi-scale spectral distance (DDSP loss) | {dry:.4} | {wet:.4} | {analysis:.4} |")),
+        "{md}"
+    );
+    assert!(md.contains(&format!("is at {:.2}x the spectral distance of `ddsp analyze`'s", dry / analysis)), "{md}");
 }
 
 #[test]

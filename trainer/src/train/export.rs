@@ -13,7 +13,8 @@
 //! `ddsp eval` figures of each resynthesis against its input, and the playable
 //! `instrument.ddsp` (SPEC §9). A run trained with `--reverb` also gets `room_ir.wav`, the
 //! learned room's impulse response, and its report scores the resynthesis both dry and
-//! through that room.
+//! through that room. Beside the model's figures, the report scores `ddsp analyze`'s
+//! resynthesis of the same recording (no training) on the same grid, for scale.
 
 use std::path::{Path, PathBuf};
 
@@ -21,15 +22,18 @@ use anyhow::Context;
 use burn::tensor::Tensor;
 use ddsp_shared::Envelope;
 
+use super::config::TrainConfig;
 use super::data::{cached_sources, Source};
 use super::inference::{render_at_model_rate, Instrument};
 use super::instrument_file::write_instrument_file;
 use super::report::{write_reports, ExportSummary, FileReport};
 use super::training::RunPaths;
+use crate::analyze::{analyze, min_samples, AnalysisConfig};
 use crate::envelope_archive::{EnvelopeArchive, EnvelopeResolution};
+use crate::features::frames::FrameGrid;
 use crate::plots::features::{write_features_plot, FeatureSeries};
 use crate::plots::spectrogram::{write_spectrogram_plot, Signal};
-use crate::spectral_distance::evaluate;
+use crate::spectral_distance::{evaluate, EvalReport};
 use crate::tools::downsample::{downsample, DownsampleOptions};
 use crate::wav_io::{write_wav, WavSampleFormat};
 
@@ -155,6 +159,7 @@ fn export_file(
 
     let resynthesis = render_at_model_rate(&env, 1.0, 1.0);
     let eval = evaluate(&source.audio, &resynthesis, config.sample_rate_hz)?;
+    let eval_analysis = analysis_eval(&source.audio, &env, config)?;
     let features_png = folder.join(format!("{name}_features.png"));
     let input_label = format!("{name}: the features the model was driven with");
     let series = [FeatureSeries {
@@ -193,9 +198,27 @@ fn export_file(
         chunks,
         eval,
         eval_with_room,
+        eval_analysis,
         features_png,
         spectrogram_png,
     })
+}
+
+/// The recording through `ddsp analyze` (no training) on the model's grid, with the model's
+/// harmonic and band counts, rendered and scored as the model's resynthesis is: the report's
+/// yardstick for what training reached. `None` for a recording too short to analyse.
+fn analysis_eval(audio: &[f32], model_env: &Envelope, config: &TrainConfig) -> anyhow::Result<Option<EvalReport>> {
+    let analysis = AnalysisConfig {
+        harmonic_count: model_env.harmonic_count,
+        noise_band_count: model_env.noise_band_count,
+        ..AnalysisConfig::default()
+    };
+    if audio.len() < min_samples(config.sample_rate_hz, &analysis) {
+        return Ok(None);
+    }
+    let grid = FrameGrid::new(config.sample_rate_hz, f64::from(config.frame_rate_hz))?;
+    let env = analyze(audio, &grid, &analysis, |_, _| {});
+    Ok(Some(evaluate(audio, &render_at_model_rate(&env, 1.0, 1.0), config.sample_rate_hz)?))
 }
 
 #[cfg(test)]

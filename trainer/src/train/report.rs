@@ -28,6 +28,10 @@ pub struct FileReport {
     pub eval: EvalReport,
     /// The same through the learned room (runs trained with `--reverb`): what training heard.
     pub eval_with_room: Option<EvalReport>,
+    /// `ddsp analyze`'s resynthesis of the input (no training) on the model's grid, scored the
+    /// same way: how close a non-neural analysis comes, for scale. `None` when the input is
+    /// too short to analyse.
+    pub eval_analysis: Option<EvalReport>,
     /// The plot of the features the model was driven with (f0, loudness, confidence).
     pub features_png: PathBuf,
     /// The plot of the input's spectrogram above the resynthesis's.
@@ -54,11 +58,14 @@ impl std::fmt::Display for ExportSummary {
         for file in &self.files {
             writeln!(
                 f,
-                "exported {} -> {} ({} chunk(s): .npz, previews, CSV); spectral distance {:.3}",
+                "exported {} -> {} ({} chunk(s): .npz, previews, CSV); spectral distance {:.3}{}",
                 file.input.display(),
                 file.folder.display(),
                 file.chunks,
-                file.eval.spectral_distance
+                file.eval.spectral_distance,
+                file.eval_analysis
+                    .as_ref()
+                    .map_or(String::new(), |a| format!(" (`ddsp analyze`: {:.3})", a.spectral_distance))
             )?;
         }
         writeln!(
@@ -136,6 +143,15 @@ pub fn write_reports(paths: &RunPaths, config: &TrainConfig, summary: &ExportSum
         let mut columns = vec![("dry (the exported envelopes)", &f.eval)];
         if let Some(wet) = &f.eval_with_room {
             columns.push(("with the learned room (`room_ir.wav`)", wet));
+        }
+        if let Some(analysis) = &f.eval_analysis {
+            columns.push(("`ddsp analyze` (no training, for scale)", analysis));
+            let _ = writeln!(
+                md,
+                "The model's resynthesis is at {:.2}x the spectral distance of `ddsp analyze`'s (below 1: closer \
+                 than the analysis).\n",
+                f.eval.spectral_distance / analysis.spectral_distance.max(f32::MIN_POSITIVE)
+            );
         }
         write_eval_table(&mut md, &columns);
         let link = |p: &PathBuf| p.strip_prefix(&paths.root).unwrap_or(p).display().to_string();
