@@ -65,7 +65,7 @@ impl std::fmt::Display for ExportSummary {
                 file.eval.spectral_distance,
                 file.eval_analysis
                     .as_ref()
-                    .map_or(String::new(), |a| format!(" (`ddsp analyze`: {:.3})", a.spectral_distance))
+                    .map_or(String::new(), |a| format!(" (ddsp analyze: {:.3})", a.spectral_distance))
             )?;
         }
         writeln!(
