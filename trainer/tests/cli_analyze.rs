@@ -235,3 +235,27 @@ fn every_audio_format_analyses_like_the_wav_and_plots() {
         assert_eq!((info.width, info.height), (1000, height), "{plot}");
     }
 }
+
+#[test]
+fn low_notes_that_run_out_of_harmonics_get_a_note_naming_how_many_would_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let cello = example("varied/cello_low.flac");
+    let csv = dir.path().join("cello.csv");
+    let run = |harmonics: &str| {
+        let out = ddsp(&["analyze", cello.to_str().unwrap(), "-o", csv.to_str().unwrap(), "--harmonics", harmonics]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stderr(&out)
+    };
+    // C2 to G2: the 5th percentile of f0 is the low C (65.4 Hz), whose 60th harmonic is at 3.9 kHz.
+    let said = run("60");
+    assert!(said.contains("note: on its lowest notes (about 65 Hz) 60 harmonics reach 3.9 kHz"), "{said}");
+    assert!(said.contains("--harmonics 122 keeps them as partials up to 8.0 kHz"), "{said}");
+    // Enough harmonics: no note.
+    let said = run("122");
+    assert!(!said.contains("note:"), "{said}");
+    // The violin's low G (196 Hz) reaches 11.8 kHz with the default 60: no note either.
+    let violin = dir.path().join("violin_4s.wav");
+    excerpt("violin_phrase_44k.wav", 4.0, &violin);
+    let out = ddsp(&["analyze", violin.to_str().unwrap(), "-o", csv.to_str().unwrap()]);
+    assert!(out.status.success() && !stderr(&out).contains("note:"), "{}", stderr(&out));
+}

@@ -145,7 +145,39 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         elapsed,
         duration_s / elapsed.max(1e-9),
     );
+    if let Some(note) = harmonics_reach_note(&envelope, args.harmonics, rate) {
+        eprintln!("{note}");
+    }
     Ok(())
+}
+
+/// How high the partials of low notes should reach before the rest may be left to the noise
+/// bands: DDSP's model band (8 kHz), or Nyquist below that.
+const PARTIALS_WANTED_UP_TO_HZ: f32 = 8000.0;
+
+/// A note for recordings whose lowest notes (5th percentile of voiced f0) run out of harmonics
+/// well below [`PARTIALS_WANTED_UP_TO_HZ`]: the partials above the last harmonic are measured
+/// as noise (a low cello's 60th harmonic is at 3.9 kHz), so it names the `--harmonics` that
+/// would keep them. `None` when the harmonics reach three quarters of the way or more.
+fn harmonics_reach_note(envelope: &ddsp_shared::Envelope, harmonics: usize, rate: u32) -> Option<String> {
+    let mut voiced_f0: Vec<f32> = (0..envelope.frame_count())
+        .filter(|&i| envelope.harmonic_amps(i).iter().any(|a| *a > 0.0))
+        .map(|i| envelope.f0_hz[i])
+        .collect();
+    voiced_f0.sort_by(f32::total_cmp);
+    let low_hz = *voiced_f0.get(voiced_f0.len() / 20)?;
+    let top_hz = PARTIALS_WANTED_UP_TO_HZ.min(rate as f32 / 2.0);
+    let reach_hz = low_hz * harmonics as f32;
+    if reach_hz >= 0.75 * top_hz || low_hz <= 0.0 {
+        return None;
+    }
+    let wanted = ((top_hz / low_hz).floor() as usize).min(ddsp_shared::render::MAX_HARMONICS);
+    Some(format!(
+        "note: on its lowest notes (about {low_hz:.0} Hz) {harmonics} harmonics reach {:.1} kHz; the partials \
+         above are measured as noise. --harmonics {wanted} keeps them as partials up to {:.1} kHz (a larger CSV).",
+        reach_hz / 1000.0,
+        (wanted as f32 * low_hz).min(top_hz) / 1000.0
+    ))
 }
 
 /// The features and spectrogram plots of `--plot`, beside the CSV.
