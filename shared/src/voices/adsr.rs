@@ -96,14 +96,25 @@ impl Adsr {
         matches!(self.stage, Stage::Attack | Stage::Decay | Stage::Sustain)
     }
 
-    /// Multiplies `out` by the envelope, advancing it one sample per value.
+    /// Multiplies `out` by the envelope, advancing it one sample per value. Steps sample by
+    /// sample only while the level moves: once it holds (sustain) or is done (idle), the rest of
+    /// the block is one constant multiply, the same products in SIMD (a held note spends almost
+    /// all its blocks there).
     pub fn apply(&mut self, settings: &AdsrSettings, sample_rate_hz: f32, out: &mut [f32]) {
         let sustain = settings.sustain.clamp(0.0, 1.0);
         let attack_step = step_per_sample(1.0, settings.attack_ms, sample_rate_hz);
         let decay_step = step_per_sample(1.0 - sustain, settings.decay_ms, sample_rate_hz);
-        for sample in out.iter_mut() {
+        for (i, sample) in out.iter_mut().enumerate() {
             match self.stage {
-                Stage::Idle => self.level = 0.0,
+                // Follows the sustain parameter as the host moves it.
+                Stage::Idle | Stage::Sustain => {
+                    self.level = if self.stage == Stage::Idle { 0.0 } else { sustain };
+                    let level = self.level;
+                    for rest in &mut out[i..] {
+                        *rest *= level;
+                    }
+                    return;
+                }
                 Stage::Attack => {
                     self.level += attack_step;
                     if self.level >= 1.0 {
@@ -118,8 +129,6 @@ impl Adsr {
                         self.stage = Stage::Sustain;
                     }
                 }
-                // Follows the sustain parameter as the host moves it.
-                Stage::Sustain => self.level = sustain,
                 Stage::Release => {
                     self.level -= self.release_step;
                     if self.level <= 0.0 {
