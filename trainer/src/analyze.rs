@@ -246,7 +246,7 @@ impl FrameAnalyser {
             self.power[k] = f64::from(p);
             self.log_mag[k] = 0.5 * p.max(1e-30).ln();
         }
-        self.fft_len = len.next_power_of_two();
+        self.fft_len = w.frame.len();
         self.window_len = len;
         (w.window_sum, w.window_power)
     }
@@ -302,7 +302,7 @@ impl FrameAnalyser {
         }
     }
 
-    /// Finds each harmonic's peak, writes its frequency and amplitude, masks its main lobe.
+    /// Finds each harmonic's peak in the current spectrum and writes its frequency and amplitude.
     /// Returns the frame's f0 refined from the partials (amplitude-weighted `freq / k` of the
     /// first ten found), or `f0` when none was found.
     fn measure_harmonics(
@@ -315,7 +315,6 @@ impl FrameAnalyser {
     ) -> f32 {
         let bin_hz = self.bin_hz();
         let last_bin = (self.fft_len / 2) as isize;
-
         let mut local_f0 = f0;
         let (mut weighted, mut weight) = (0.0f64, 0.0f64);
         let mut strongest = 0.0f32;
@@ -367,7 +366,6 @@ impl FrameAnalyser {
         }
     }
 
-    /// Noise band magnitudes from the power of the unmasked bins around each band centre.
     /// Noise band magnitudes from the unmasked bins around each band centre: their median
     /// power over ln 2 times `floor_scale` (see [`VOICED_NOISE_FLOOR_SCALE`]), or their mean
     /// when a band holds fewer than 3 of them.

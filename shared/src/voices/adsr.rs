@@ -96,6 +96,14 @@ impl Adsr {
         matches!(self.stage, Stage::Attack | Stage::Decay | Stage::Sustain)
     }
 
+    /// Keeps the level at `level` and multiplies all of `out` by it.
+    fn hold(&mut self, level: f32, out: &mut [f32]) {
+        self.level = level;
+        for sample in out {
+            *sample *= level;
+        }
+    }
+
     /// Multiplies `out` by the envelope, advancing it one sample per value. Steps sample by
     /// sample only while the level moves: once it holds (sustain) or is done (idle), the rest of
     /// the block is one constant multiply, the same products in SIMD (a held note spends almost
@@ -106,15 +114,9 @@ impl Adsr {
         let decay_step = step_per_sample(1.0 - sustain, settings.decay_ms, sample_rate_hz);
         for (i, sample) in out.iter_mut().enumerate() {
             match self.stage {
+                Stage::Idle => return self.hold(0.0, &mut out[i..]),
                 // Follows the sustain parameter as the host moves it.
-                Stage::Idle | Stage::Sustain => {
-                    self.level = if self.stage == Stage::Idle { 0.0 } else { sustain };
-                    let level = self.level;
-                    for rest in &mut out[i..] {
-                        *rest *= level;
-                    }
-                    return;
-                }
+                Stage::Sustain => return self.hold(sustain, &mut out[i..]),
                 Stage::Attack => {
                     self.level += attack_step;
                     if self.level >= 1.0 {
