@@ -15,7 +15,8 @@
 //! assert!(block.iter().any(|&s| s != 0.0));
 //! ```
 //!
-//! How it works: every [`CONTROL_TICK_SAMPLES`] samples a control tick smooths the controls,
+//! How it works: every [`control_tick_samples`] samples (about a millisecond) a control tick
+//! smooths the controls,
 //! advances the bounce and the conductor, interpolates the envelope between its frames at the
 //! conductor's position, applies pitch, stretch and levels, and hands the results to the
 //! oscillator bank (which ramps frequency and amplitude per sample across the tick) and, every
@@ -43,7 +44,8 @@ mod stretch;
 
 pub use bounce::BOUNCE_GLIDE_S;
 pub use noise_synth::{noise_density_gain, MAX_NOISE_BANDS, NOISE_HOP_MAX_S, NOISE_VARIANCE};
-pub use oscillator_bank::{CONTROL_TICK_SAMPLES, MAX_HARMONICS};
+pub use oscillator_bank::MAX_HARMONICS;
+use oscillator_bank::RAMP_SAMPLES;
 pub use params::*;
 pub use pitch::{tet_octaves, tet_ratio};
 use stretch::StretchMemo;
@@ -105,6 +107,24 @@ impl NyquistFade {
 /// Seed a renderer starts with; see [`Renderer::set_seed`].
 pub const DEFAULT_SEED: u64 = 1;
 
+/// Longest control tick, seconds: controls, the envelope's frames and the noise level are
+/// read this often at least (and ramped per sample in between), so what the data does is heard
+/// within a millisecond at 44.1 kHz and above (SPEC §4).
+const CONTROL_TICK_MAX_S: f32 = 0.0015;
+
+/// Most samples in a control tick, at any rate.
+pub const MAX_CONTROL_TICK_SAMPLES: usize = 8 * RAMP_SAMPLES;
+
+/// Samples per control tick at `sample_rate_hz`: the longest power of two within
+/// [`CONTROL_TICK_MAX_S`], at least one oscillator ramp (32 samples: 2 ms at 16 kHz) and at
+/// most [`MAX_CONTROL_TICK_SAMPLES`]. 64 at 44.1 and 48 kHz (1.45 and 1.33 ms), 128 at 96 kHz.
+/// The control work per tick (frame interpolation, transforms, the noise level) costs as much
+/// as a ramp of 60 oscillators, so ticks are as long as the timing allows.
+pub fn control_tick_samples(sample_rate_hz: f32) -> usize {
+    let most = (sample_rate_hz * CONTROL_TICK_MAX_S).max(1.0) as usize;
+    (1usize << most.ilog2()).clamp(RAMP_SAMPLES, MAX_CONTROL_TICK_SAMPLES)
+}
+
 /// The smoothed continuous controls.
 #[derive(Clone, Copy, Debug, Default)]
 struct SmoothedControls {
@@ -117,9 +137,47 @@ struct SmoothedControls {
     noise_gain: Smoothed,
 }
 
+/// The last result of a pure function of one input, kept with the input's bits: a held note's
+/// controls repeat tick after tick, and the libm calls behind them (`exp`, `exp2`, `log2`, an
+/// f64 square root) cost more than the rest of its control work. Bit-for-bit the same values.
+#[derive(Clone, Copy, Debug, Default)]
+struct Memo {
+    input_bits: Option<u64>,
+    value: f32,
+}
+
+impl Memo {
+    #[inline(always)]
+    fn get(&mut self, input_bits: u64, compute: impl FnOnce() -> f32) -> f32 {
+        if self.input_bits != Some(input_bits) {
+            self.value = compute();
+            self.input_bits = Some(input_bits);
+        }
+        self.value
+    }
+}
+
+/// The per-tick controls' [`Memo`]s.
+#[derive(Clone, Copy, Debug, Default)]
+struct ControlMemos {
+    /// The smoothing coefficient, by `smoothing_ms`.
+    coefficient: Memo,
+    /// `log2` of the voice's transpose ratio.
+    transpose_octaves: Memo,
+    /// `log2` of the manual anchor.
+    anchor_octaves: Memo,
+    /// The smoothed manual anchor back in hertz (`exp2`).
+    manual_anchor_hz: Memo,
+    /// The pitch ratio (`exp2` of the smoothed octaves).
+    ratio: Memo,
+    /// [`noise_density_gain`] at this output rate, by the envelope's rate.
+    density: Memo,
+}
+
 /// Everything a prepared renderer owns (kept apart so an unprepared renderer is just `None`).
 struct Prepared {
     sample_rate_hz: f32,
+    memos: ControlMemos,
     bank: OscillatorBank,
     noise: NoiseSynth,
     /// Scratch for one tick's frequency targets (radians per sample).
@@ -144,7 +202,7 @@ struct Prepared {
     partial_stretch: StretchMemo,
     band_stretch: StretchMemo,
     /// Samples of the current tick.
-    tick: [f32; CONTROL_TICK_SAMPLES],
+    tick: [f32; MAX_CONTROL_TICK_SAMPLES],
 }
 
 /// One voice of harmonic + noise synthesis. See the module documentation.
@@ -157,7 +215,9 @@ pub struct Renderer {
     transpose_ratio: f32,
     /// Controls jump to their targets at the next tick (after prepare/restart).
     snap_controls: bool,
-    /// Next sample of `Prepared::tick` to copy out; `CONTROL_TICK_SAMPLES` = a tick is due.
+    /// Samples per control tick at the prepared rate ([`control_tick_samples`]).
+    tick_samples: usize,
+    /// Next sample of `Prepared::tick` to copy out; `tick_samples` = a tick is due.
     tick_read: usize,
     partial_count: usize,
     seed: u64,
@@ -189,7 +249,8 @@ impl Renderer {
             controls: SmoothedControls::default(),
             transpose_ratio: 1.0,
             snap_controls: true,
-            tick_read: CONTROL_TICK_SAMPLES,
+            tick_samples: RAMP_SAMPLES,
+            tick_read: RAMP_SAMPLES,
             partial_count: 0,
             seed: DEFAULT_SEED,
         }
@@ -203,6 +264,7 @@ impl Renderer {
         let sample_rate_hz = if sample_rate_hz.is_finite() && sample_rate_hz > 0.0 { sample_rate_hz } else { 48_000.0 };
         self.prepared = Some(Box::new(Prepared {
             sample_rate_hz,
+            memos: ControlMemos::default(),
             bank: OscillatorBank::new(),
             noise: NoiseSynth::new(sample_rate_hz, self.seed),
             omegas: vec![0.0; MAX_HARMONICS],
@@ -216,8 +278,9 @@ impl Renderer {
             band_count: 0,
             partial_stretch: StretchMemo::new(MAX_HARMONICS),
             band_stretch: StretchMemo::new(MAX_NOISE_BANDS),
-            tick: [0.0; CONTROL_TICK_SAMPLES],
+            tick: [0.0; MAX_CONTROL_TICK_SAMPLES],
         }));
+        self.tick_samples = control_tick_samples(sample_rate_hz);
         self.restart();
     }
 
@@ -233,14 +296,14 @@ impl Renderer {
         self.conductor.restart();
         self.bounce = Bounce::new(self.seed);
         self.snap_controls = true;
-        self.tick_read = CONTROL_TICK_SAMPLES;
+        self.tick_read = self.tick_samples;
         self.partial_count = 0;
         if let Some(p) = self.prepared.as_mut() {
             p.bank.reset();
             p.noise.set_seed(self.seed);
             p.noise.reset();
             p.band_count = 0;
-            p.tick = [0.0; CONTROL_TICK_SAMPLES];
+            p.tick = [0.0; MAX_CONTROL_TICK_SAMPLES];
         }
     }
 
@@ -287,7 +350,12 @@ impl Renderer {
     /// new tick (whose controls are read then). A caller that changes the envelope between
     /// frames (a live model voice) does it when this is 0, so the change lands on a tick.
     pub fn samples_left_in_tick(&self) -> usize {
-        CONTROL_TICK_SAMPLES - self.tick_read
+        self.tick_samples - self.tick_read
+    }
+
+    /// Samples per control tick ([`control_tick_samples`] at the prepared rate).
+    pub fn tick_samples(&self) -> usize {
+        self.tick_samples
     }
 
     /// Envelope time, seconds, that the next tick will read from (valid when
@@ -343,12 +411,12 @@ impl Renderer {
         };
         let mut written = 0;
         while written < out.len() {
-            if self.tick_read == CONTROL_TICK_SAMPLES {
+            if self.tick_read == self.tick_samples {
                 self.render_tick(envelope, &params);
                 self.tick_read = 0;
             }
             let Some(p) = self.prepared.as_ref() else { return };
-            let n = (CONTROL_TICK_SAMPLES - self.tick_read).min(out.len() - written);
+            let n = (self.tick_samples - self.tick_read).min(out.len() - written);
             out[written..written + n].copy_from_slice(&p.tick[self.tick_read..self.tick_read + n]);
             self.tick_read += n;
             written += n;
@@ -381,25 +449,38 @@ impl Renderer {
     #[inline(always)]
     fn render_tick_body(&mut self, envelope: &Envelope, params: &RenderParams) {
         let Some(p) = self.prepared.as_deref_mut() else { return };
-        let dt_s = CONTROL_TICK_SAMPLES as f32 / p.sample_rate_hz;
+        let tick_samples = self.tick_samples;
+        let dt_s = tick_samples as f32 / p.sample_rate_hz;
 
         // Controls.
-        let octaves_target = tet_octaves(params.pitch_steps, params.tet_size) + self.transpose_ratio.log2();
-        let anchor_octaves_target = params.anchor_hz.log2();
+        let memos = &mut p.memos;
+        let transpose_ratio = self.transpose_ratio;
+        let transpose_octaves =
+            memos.transpose_octaves.get(transpose_ratio.to_bits().into(), || transpose_ratio.log2());
+        let octaves_target = tet_octaves(params.pitch_steps, params.tet_size) + transpose_octaves;
+        let anchor_octaves_target =
+            memos.anchor_octaves.get(params.anchor_hz.to_bits().into(), || params.anchor_hz.log2());
         let harmonic_gain_target = params.harmonic_volume * params.partial_gain;
         let noise_gain_target = params.noise_volume * params.noise_magnitude_scale;
         let c = &mut self.controls;
         let snap = self.snap_controls;
-        let coefficient = if snap { 1.0 } else { one_pole_coefficient(params.smoothing_ms, dt_s) };
+        let coefficient = if snap {
+            1.0
+        } else {
+            memos
+                .coefficient
+                .get(params.smoothing_ms.to_bits().into(), || one_pole_coefficient(params.smoothing_ms, dt_s))
+        };
         let octaves = c.octaves.step(octaves_target, coefficient);
         let static_stretch = c.stretch.step(params.stretch, coefficient);
-        let manual_anchor_hz = c.anchor_octaves.step(anchor_octaves_target, coefficient).exp2();
+        let anchor_octaves = c.anchor_octaves.step(anchor_octaves_target, coefficient);
+        let manual_anchor_hz = memos.manual_anchor_hz.get(anchor_octaves.to_bits().into(), || anchor_octaves.exp2());
         let harmonic_gain = c.harmonic_gain.step(harmonic_gain_target, coefficient);
         let noise_gain = c.noise_gain.step(noise_gain_target, coefficient);
         self.snap_controls = false;
 
         let stretch = self.bounce.step(&params.bounce, static_stretch, dt_s);
-        let position = self.conductor.step(envelope, params, CONTROL_TICK_SAMPLES as f64 / p.sample_rate_hz as f64);
+        let position = self.conductor.step(envelope, params, tick_samples as f64 / p.sample_rate_hz as f64);
         // The oscillators and the noise level ramp across the tick to the data's values at
         // the tick's end, where the conductor now is, so they follow the data on time rather
         // than a tick late. The last tick of a window (its end is past the data) holds the
@@ -409,7 +490,7 @@ impl Renderer {
             at_end.step(envelope, params, 0.0)
         };
         let target = tick_end.or(position);
-        let ratio = octaves.exp2();
+        let ratio = p.memos.ratio.get(octaves.to_bits().into(), || octaves.exp2());
 
         let harmonics = envelope.harmonic_count.min(MAX_HARMONICS);
         let envelope_rate_hz = envelope.sample_rate_hz as f32;
@@ -455,11 +536,15 @@ impl Renderer {
         // frame ahead, at the frame's centre (see `noise_synth`). Band magnitudes are a
         // spectral density at the envelope's own rate (SPEC §4): `density` converts them to
         // this output rate (the GUI is shown them without it).
-        let density = noise_density_gain(p.sample_rate_hz, envelope.sample_rate_hz);
+        let output_rate_hz = p.sample_rate_hz;
+        let density = p
+            .memos
+            .density
+            .get(envelope.sample_rate_hz.to_bits(), || noise_density_gain(output_rate_hz, envelope.sample_rate_hz));
         if p.noise.needs_frame() {
             // The conductor has already moved past this tick: the frame's centre is half a
             // frame after the tick's start.
-            let ahead_s = p.noise.frame_centre_delay_s() - CONTROL_TICK_SAMPLES as f64 / p.sample_rate_hz as f64;
+            let ahead_s = p.noise.frame_centre_delay_s() - tick_samples as f64 / p.sample_rate_hz as f64;
             let mut ahead = self.conductor;
             ahead.step(envelope, params, ahead_s.max(0.0));
             let bands = match ahead.step(envelope, params, 0.0) {
@@ -508,8 +593,9 @@ impl Renderer {
                 level_sq(tick_mags) * gain * gain
             }
         };
-        p.bank.render_tick(&mut p.tick);
-        p.noise.add_tick(&mut p.tick, noise_level_sq);
+        let tick = &mut p.tick[..tick_samples];
+        p.bank.render_tick(tick);
+        p.noise.add_tick(tick, noise_level_sq);
     }
 }
 
@@ -578,6 +664,19 @@ mod tests {
     fn a_renderer_can_move_to_the_audio_thread() {
         fn assert_send<T: Send>() {}
         assert_send::<Renderer>();
+    }
+
+    #[test]
+    fn control_ticks_are_within_a_millisecond_and_a_half_and_whole_ramps() {
+        for (rate, samples) in [(16_000.0, 32), (22_050.0, 32), (44_100.0, 64), (48_000.0, 64), (96_000.0, 128)] {
+            assert_eq!(control_tick_samples(rate), samples, "at {rate} Hz");
+        }
+        for rate in [8_000.0, 16_000.0, 44_100.0, 48_000.0, 88_200.0, 96_000.0, 192_000.0, 768_000.0] {
+            let samples = control_tick_samples(rate);
+            assert_eq!(samples % RAMP_SAMPLES, 0, "at {rate} Hz");
+            assert!(samples <= MAX_CONTROL_TICK_SAMPLES);
+            assert!(samples == RAMP_SAMPLES || samples as f32 / rate <= CONTROL_TICK_MAX_S, "at {rate} Hz");
+        }
     }
 
     #[test]

@@ -141,7 +141,7 @@ fn tiny_run_lowers_the_loss_resumes_and_exports() {
             let tail = (ddsp_shared::render::offline::RELEASE_TAIL_S * 16000.0) as usize;
             let extra = reader.duration() as usize - frames * 320;
             assert!(
-                (tail..=tail + 2 * ddsp_shared::render::CONTROL_TICK_SAMPLES).contains(&extra),
+                (tail..=tail + 2 * ddsp_shared::render::control_tick_samples(16000.0)).contains(&extra),
                 "{c}_{suffix}: {extra}"
             );
         }

@@ -139,7 +139,7 @@ impl ModelVoice {
                 if moved {
                     self.renderer.seek_window_s(time_s);
                 }
-                n = crate::render::CONTROL_TICK_SAMPLES;
+                n = self.renderer.tick_samples();
             }
             let n = n.min(out.len() - written);
             self.renderer.process(&self.envelope, &params, &mut out[written..written + n]);

@@ -172,7 +172,10 @@ fn locate(envelope: &Envelope, start: usize, end: usize, time_s: f64, hint: usiz
         return FramePosition { a, b: a, fraction: 0.0 };
     }
     let (ia, ib) = (envelope.frame_indices[a] as f64, envelope.frame_indices[a + 1] as f64);
-    let fraction = ((index_f - ia) / (ib - ia)).clamp(0.0, 1.0) as f32;
+    // Frames one index apart (all but thinned files) need no division: the same number.
+    let span = ib - ia;
+    let fraction = if span == 1.0 { index_f - ia } else { (index_f - ia) / span };
+    let fraction = fraction.clamp(0.0, 1.0) as f32;
     FramePosition { a, b: a + 1, fraction }
 }
 

@@ -132,15 +132,19 @@ impl NoiseResponse {
         }
         let m = &self.padded;
         let [k0, k1, k2] = MIDPOINT_KERNEL;
-        for b in 0..bands {
+        let centre_gain = |i: usize| 0.25 * (m[i - 1] + m[i + 1]) + 0.5 * m[i];
+        // Each centre and the midpoint after it, as pairs with no branch (so in SIMD); the
+        // last centre has no midpoint after it.
+        let pairs = self.point_hz[..2 * (bands - 1)].chunks_exact_mut(2).zip(self.gain.chunks_exact_mut(2));
+        for (b, (hz, gain)) in pairs.enumerate() {
             let i = b + PAD;
-            self.point_hz[2 * b] = centres_hz[b];
-            self.gain[2 * b] = 0.25 * (m[i - 1] + m[i + 1]) + 0.5 * m[i];
-            if b + 1 < bands {
-                self.point_hz[2 * b + 1] = 0.5 * (centres_hz[b] + centres_hz[b + 1]);
-                self.gain[2 * b + 1] = k0 * (m[i] + m[i + 1]) + k1 * (m[i - 1] + m[i + 2]) + k2 * (m[i - 2] + m[i + 3]);
-            }
+            hz[0] = centres_hz[b];
+            gain[0] = centre_gain(i);
+            hz[1] = 0.5 * (centres_hz[b] + centres_hz[b + 1]);
+            gain[1] = k0 * (m[i] + m[i + 1]) + k1 * (m[i - 1] + m[i + 2]) + k2 * (m[i - 2] + m[i + 3]);
         }
+        self.point_hz[2 * (bands - 1)] = centres_hz[bands - 1];
+        self.gain[2 * (bands - 1)] = centre_gain(bands - 1 + PAD);
         self.points = 2 * bands - 1;
         let last_point = self.points - 1;
         let (hz, gain) = (&self.point_hz[..=last_point], &self.gain[..=last_point]);
@@ -170,22 +174,24 @@ impl NoiseResponse {
         // The first bin at or above each point (`n` if none), all points at once in SIMD.
         let inv_bin_hz = 1.0 / bin_hz;
         let top = n as f32;
-        let mut first_bins = [0u32; MAX_POINTS];
+        // (Through `i32`, which converts in SIMD; `u32` does not before AVX-512.)
+        let mut first_bins = [0i32; MAX_POINTS];
         for (first, &h) in first_bins[..=last].iter_mut().zip(hz) {
-            *first = (h * inv_bin_hz).ceil().clamp(0.0, top) as u32;
+            *first = (h * inv_bin_hz).ceil().clamp(0.0, top) as i32;
         }
+        // Bins are counted in `i32` for the same reason (a frame has far fewer than 2^31).
         let mut k = first_bins[0] as usize;
         gains[..k].fill(gain[0]);
         for p in 0..last {
             let end = (first_bins[p + 1] as usize).max(k);
-            for (bin, g) in gains[k..end].iter_mut().enumerate() {
-                *g = gain[p] + ((k + bin) as f32 * bin_hz - hz[p]) * slope[p];
+            for (g, bin) in gains[k..end].iter_mut().zip(k as i32..) {
+                *g = gain[p] + (bin as f32 * bin_hz - hz[p]) * slope[p];
             }
             k = end;
         }
         let inv_spacing = 1.0 / self.last_spacing_hz;
-        for (bin, g) in gains[k..].iter_mut().enumerate() {
-            *g = gain[last] * (1.0 - ((k + bin) as f32 * bin_hz - hz[last]) * inv_spacing).max(0.0);
+        for (g, bin) in gains[k..].iter_mut().zip(k as i32..) {
+            *g = gain[last] * (1.0 - (bin as f32 * bin_hz - hz[last]) * inv_spacing).max(0.0);
         }
     }
 

@@ -14,7 +14,7 @@
 //!   four of them sounding at once,
 //! - each frame's colour is read from the envelope at the frame's centre, where its window
 //!   peaks, not at its start: the renderer looks half a frame ahead, so the colour is not late,
-//! - the level follows the data per control tick (32 samples): every tick the renderer gives
+//! - the level follows the data per control tick (at most 1.5 ms): every tick the renderer gives
 //!   the data's current level, and the frames' mix is scaled by the ratio of that level to the
 //!   level the sounding frames were made at (1 in steady state). A noise onset or a cut is
 //!   heard at its time within a tick, whatever the frame length.
@@ -33,8 +33,8 @@ use std::sync::Arc;
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner};
 
+use super::control_tick_samples;
 use super::noise_response::NoiseResponse;
-use super::oscillator_bank::CONTROL_TICK_SAMPLES;
 use super::random::Random;
 
 /// Most noise bands used; further bands of an envelope are ignored.
@@ -121,11 +121,12 @@ impl std::fmt::Debug for NoiseSynth {
 }
 
 /// Frame length and hop at `sample_rate_hz`: the hop the longest power of two of samples
-/// within [`NOISE_HOP_MAX_S`] (at least a tick, so frames start on tick boundaries), the frame
-/// the smallest whole number of hops that spans [`NOISE_FRAME_S`].
+/// within [`NOISE_HOP_MAX_S`] (at least a control tick, so frames start on tick boundaries;
+/// ticks are powers of two too, so a hop is a whole number of them), the frame the smallest
+/// whole number of hops that spans [`NOISE_FRAME_S`].
 fn frame_and_hop(sample_rate_hz: f32) -> (usize, usize) {
     let hop_max = (sample_rate_hz * NOISE_HOP_MAX_S).max(1.0) as usize;
-    let hop = (1usize << hop_max.ilog2()).max(CONTROL_TICK_SAMPLES);
+    let hop = (1usize << hop_max.ilog2()).max(control_tick_samples(sample_rate_hz));
     // (A frame of exactly a whole number of hops, give or take rounding, needs no extra hop.)
     let hops = (sample_rate_hz * NOISE_FRAME_S) / hop as f32;
     let overlap = (hops - 1e-3).ceil().clamp(2.0, MAX_OVERLAP as f32) as usize;
@@ -272,17 +273,19 @@ impl NoiseSynth {
         }
     }
 
-    /// Adds the next tick of noise to `out`, at the level `data_level_sq` (the sum of squared
-    /// band magnitudes, [`level_sq`], of the data at this tick).
+    /// Adds the next tick of noise to `out` (one control tick long), at the level
+    /// `data_level_sq` (the sum of squared band magnitudes, [`level_sq`], of the data at the
+    /// tick's end).
     // Inlined into the renderer's tick, which is compiled for AVX2 where the CPU has it.
     #[inline(always)]
-    pub fn add_tick(&mut self, out: &mut [f32; CONTROL_TICK_SAMPLES], data_level_sq: f32) {
+    pub fn add_tick(&mut self, out: &mut [f32], data_level_sq: f32) {
+        let tick = out.len().min(self.hop - self.read.min(self.hop));
         // The level the sounding frames make at the middle of this tick: each frame's level
         // weighted by its window's square there (the weights of a full overlap sum to 1).
         let norm = self.overlap_scale * self.overlap_scale;
         let mut mix_level_sq = 0.0f32;
         for (age, &frame_level_sq) in self.frame_levels_sq.iter().enumerate() {
-            let offset = age * self.hop + self.read + CONTROL_TICK_SAMPLES / 2;
+            let offset = age * self.hop + self.read + tick / 2;
             if offset < self.fft_size {
                 let w = self.window[offset];
                 mix_level_sq += w * w * norm * frame_level_sq;
@@ -294,15 +297,16 @@ impl NoiseSynth {
             0.0
         };
         let start = self.correction;
-        let step = (target - start) / CONTROL_TICK_SAMPLES as f32;
+        let step = (target - start) / tick as f32;
         if self.silent_frames < self.fft_size / self.hop {
-            let samples = &self.mix[self.read..self.read + CONTROL_TICK_SAMPLES];
-            for (n, (o, &s)) in out.iter_mut().zip(samples).enumerate() {
-                *o += s * (start + step * (n + 1) as f32);
+            let samples = &self.mix[self.read..self.read + tick];
+            // (Counted in `i32`, which converts to `f32` in SIMD; `usize` does not.)
+            for ((o, &s), n) in out.iter_mut().zip(samples).zip(1i32..) {
+                *o += s * (start + step * n as f32);
             }
         }
         self.correction = target;
-        self.read += CONTROL_TICK_SAMPLES;
+        self.read += tick;
     }
 }
 
@@ -393,16 +397,17 @@ mod tests {
     fn flat_unit_magnitude_gives_the_power_of_uniform_white_noise() {
         let mut noise = NoiseSynth::new(48_000.0, 1);
         let mut power = 0.0f64;
-        let ticks = 48_000 / CONTROL_TICK_SAMPLES;
+        let tick_len = control_tick_samples(48_000.0);
+        let ticks = 48_000 / tick_len;
         for _ in 0..ticks {
             if noise.needs_frame() {
                 noise.start_frame(&[0.0, 24_000.0], &[1.0, 1.0], 1.0);
             }
-            let mut tick = [0.0; CONTROL_TICK_SAMPLES];
+            let mut tick = vec![0.0; tick_len];
             noise.add_tick(&mut tick, 2.0);
             power += tick.iter().map(|&x| (x as f64).powi(2)).sum::<f64>();
         }
-        let variance = power / (ticks * CONTROL_TICK_SAMPLES) as f64;
+        let variance = power / (ticks * tick_len) as f64;
         assert!((variance - NOISE_VARIANCE).abs() < 0.02, "variance {variance}");
     }
 }

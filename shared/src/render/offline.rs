@@ -4,7 +4,7 @@
 //! the report's resynthesis, `ddsp transfer`), so the same CSV and settings give the same
 //! samples and the same length everywhere.
 
-use super::{RenderParams, Renderer, CONTROL_TICK_SAMPLES};
+use super::{RenderParams, Renderer};
 use crate::Envelope;
 
 /// Rendered after a non-looping window ends, seconds: the last tick's fade and the noise's
@@ -87,7 +87,7 @@ impl<'a> OfflineRender<'a> {
                 OFFLINE_BLOCK_SAMPLES
             }
             (OfflineLength::Window, None) => match self.renderer.samples_left_in_tick() {
-                0 => CONTROL_TICK_SAMPLES,
+                0 => self.renderer.tick_samples(),
                 left => left,
             },
         };

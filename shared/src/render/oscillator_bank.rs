@@ -3,18 +3,19 @@
 //! Each partial is a unit phasor `p` multiplied every sample by a rotator `r = e^{i w}`
 //! (`w` in radians per sample); its sample is `amp * Im(p)`. No `sin()` per sample: a complex
 //! multiply per partial per sample. The renderer hands the bank new frequency and amplitude
-//! targets once per control tick ([`CONTROL_TICK_SAMPLES`] samples); within the tick the
-//! amplitude ramps linearly per sample and the frequency too (the rotator is itself rotated by
-//! `e^{i dw}` every sample, an exact linear chirp), so both are interpolated per sample.
+//! targets once per control tick (a whole number of ramps of [`RAMP_SAMPLES`] samples); within
+//! the tick the amplitude ramps linearly per sample and the frequency too (the rotator is itself
+//! rotated by `e^{i dw}` every sample, an exact linear chirp), so both are interpolated per
+//! sample. The bank takes the tick one ramp at a time, each to its share of the way.
 //!
 //! Steady partials skip the chirp: a chunk whose partials all move by at most
-//! [`STEADY_OMEGA_STEP`] over the tick holds each one at the constant frequency that reaches the
-//! chirp's phase at the tick's end exactly, which strays from the chirp's phase by at most
-//! `STEADY_OMEGA_STEP * CONTROL_TICK_SAMPLES / 8` radians within the tick (1e-3 rad: the
-//! difference is 60 dB below the partial). Vibrato and slow glides take this path; fast glides
-//! (bounce, portamento) keep the exact chirp.
+//! [`STEADY_OMEGA_STEP`] over a ramp holds each one at the constant frequency that reaches the
+//! chirp's phase at the ramp's end exactly, which strays from the chirp's phase by at most
+//! `STEADY_OMEGA_STEP * RAMP_SAMPLES / 8` radians within the ramp (1e-3 rad: the difference is
+//! 60 dB below the partial). Vibrato and slow glides take this path; fast glides (bounce,
+//! portamento) keep the exact chirp.
 //!
-//! Exactness over time: at every tick the rotator is recomputed from the target frequency (so
+//! Exactness over time: at every ramp the rotator is recomputed from the target frequency (so
 //! frequency error never accumulates) and each phasor is renormalised to unit length (so
 //! amplitude never drifts).
 //!
@@ -26,9 +27,9 @@
 //! per bank, so one machine always renders the same samples whatever the block size; the fused
 //! kernel differs from the reference by rounding only (tested below).
 
-/// Samples per control tick: targets (frame interpolation, transforms, smoothing) are
-/// computed this often and ramped per sample in between.
-pub const CONTROL_TICK_SAMPLES: usize = 32;
+/// Samples per ramp: the bank recomputes every partial's rotator this often (the steady path's
+/// phase bound is per ramp), and a control tick is a whole number of ramps.
+pub const RAMP_SAMPLES: usize = 32;
 
 /// Partials processed side by side: enough independent phasor chains to hide the latency of
 /// each chain's multiply-adds, so the bank is throughput- rather than latency-bound.
@@ -41,10 +42,10 @@ const SUM_WIDTH: usize = 8;
 /// Most partials the bank plays; further harmonics of an envelope are ignored.
 pub const MAX_HARMONICS: usize = 512;
 
-/// Largest change of frequency over one tick, radians per sample, that a partial may make and
+/// Largest change of frequency over one ramp, radians per sample, that a partial may make and
 /// still be played at a constant frequency (see the module documentation): a phase error of at
 /// most 1e-3 rad, 60 dB below the partial. At 48 kHz it is 2.9 kHz per second of glide.
-pub const STEADY_OMEGA_STEP: f32 = 8.0e-3 / CONTROL_TICK_SAMPLES as f32;
+pub const STEADY_OMEGA_STEP: f32 = 8.0e-3 / RAMP_SAMPLES as f32;
 
 type Lane = [f32; LANES];
 
@@ -87,7 +88,7 @@ pub struct OscillatorBank {
     amp_target: Vec<f32>,
     /// Partials that may sound (the rest are silent and skipped).
     active: usize,
-    /// Per-sample partial sums of one tick, [`SUM_WIDTH`] wide.
+    /// Per-sample partial sums of one ramp, [`SUM_WIDTH`] wide.
     sums: Vec<[f32; SUM_WIDTH]>,
     kernel: Kernel,
 }
@@ -115,7 +116,7 @@ impl OscillatorBank {
             omega_target: zeros(),
             amp_target: zeros(),
             active: 0,
-            sums: vec![[0.0; SUM_WIDTH]; CONTROL_TICK_SAMPLES],
+            sums: vec![[0.0; SUM_WIDTH]; RAMP_SAMPLES],
             kernel,
         };
         bank.reset();
@@ -163,19 +164,35 @@ impl OscillatorBank {
         self.active = self.active.max(count);
     }
 
-    /// Renders one tick into `out` (overwriting it), ramping from the last targets to the new
-    /// ones, and drops partials that have fallen silent.
-    pub fn render_tick(&mut self, out: &mut [f32; CONTROL_TICK_SAMPLES]) {
+    /// Renders one tick into `out` (overwriting it; a whole number of [`RAMP_SAMPLES`], any
+    /// remainder is silent), ramping from the last targets to the new ones, and drops partials
+    /// that have fallen silent.
+    pub fn render_tick(&mut self, out: &mut [f32]) {
         if self.active == 0 {
             // Nothing sounds (a noise-only sound, a finished voice): no sums to add up.
             out.fill(0.0);
             return;
         }
+        let ramps = out.len() / RAMP_SAMPLES;
+        for (i, ramp) in out.chunks_exact_mut(RAMP_SAMPLES).enumerate() {
+            // Each ramp goes its share of the rest of the way: 1/2 then all of it for two.
+            let left = ramps - i;
+            self.render_ramp(ramp, if left == 1 { 1.0 } else { 1.0 / left as f32 });
+        }
+        out[ramps * RAMP_SAMPLES..].fill(0.0);
+        while self.active > 0 && self.amp_now[self.active - 1] == 0.0 && self.amp_target[self.active - 1] == 0.0 {
+            self.active -= 1;
+        }
+    }
+
+    /// One ramp into `out` ([`RAMP_SAMPLES`] long), `fraction` of the way from where the
+    /// partials are to their targets (1: all the way, exactly).
+    fn render_ramp(&mut self, out: &mut [f32], fraction: f32) {
         for sums in self.sums.iter_mut() {
             *sums = [0.0; SUM_WIDTH];
         }
         match self.kernel {
-            Kernel::Portable => self.render_chunks(|chirp, vectors| -> ChunkKernel {
+            Kernel::Portable => self.render_chunks(fraction, |chirp, vectors| -> ChunkKernel {
                 macro_rules! pick {
                     ($($c:literal, $v:literal);*) => { match (chirp, vectors) { $(($c, $v) => portable::rotate::<$c, $v>,)* _ => portable::rotate::<true, 4> } };
                 }
@@ -183,22 +200,19 @@ impl OscillatorBank {
             }),
             // SAFETY: `Kernel::Avx2Fma` is only chosen where the CPU has AVX2 and FMA.
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2Fma => unsafe { self.render_chunks_avx2_fma() },
+            Kernel::Avx2Fma => unsafe { self.render_chunks_avx2_fma(fraction) },
         }
         for (o, sums) in out.iter_mut().zip(self.sums.iter()) {
             *o = crate::fast_math::sum_of_lanes(sums);
-        }
-        while self.active > 0 && self.amp_now[self.active - 1] == 0.0 && self.amp_target[self.active - 1] == 0.0 {
-            self.active -= 1;
         }
     }
 
     /// [`OscillatorBank::render_chunks`] compiled for AVX2 with fused multiply-adds.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn render_chunks_avx2_fma(&mut self) {
+    unsafe fn render_chunks_avx2_fma(&mut self, fraction: f32) {
         // SAFETY (for the kernels): this function only runs where AVX2 and FMA are present.
-        self.render_chunks(|chirp, vectors| -> ChunkKernel {
+        self.render_chunks(fraction, |chirp, vectors| -> ChunkKernel {
             macro_rules! pick {
                 ($($c:literal, $v:literal);*) => {
                     match (chirp, vectors) {
@@ -216,18 +230,25 @@ impl OscillatorBank {
     /// kernel for a chunk that chirps or not, whose active partials fill `vectors` groups of
     /// [`SUM_WIDTH`] (the last chunk of 37 partials runs one group, not four).
     #[inline(always)]
-    fn render_chunks(&mut self, kernel: impl Fn(bool, usize) -> ChunkKernel) {
+    fn render_chunks(&mut self, fraction: f32, kernel: impl Fn(bool, usize) -> ChunkKernel) {
         let chunks = self.active.div_ceil(LANES);
-        let inv_tick = 1.0 / CONTROL_TICK_SAMPLES as f32;
+        let inv_tick = 1.0 / RAMP_SAMPLES as f32;
         for c in 0..chunks {
             let vectors = (self.active - c * LANES).min(LANES).div_ceil(SUM_WIDTH);
             let range = c * LANES..(c + 1) * LANES;
             let mut re: Lane = self.phasor_re[range.clone()].try_into().unwrap();
             let mut im: Lane = self.phasor_im[range.clone()].try_into().unwrap();
             let omega_a: Lane = self.omega_now[range.clone()].try_into().unwrap();
-            let omega_b: Lane = self.omega_target[range.clone()].try_into().unwrap();
+            let mut omega_b: Lane = self.omega_target[range.clone()].try_into().unwrap();
             let amp_a: Lane = self.amp_now[range.clone()].try_into().unwrap();
-            let amp_b: Lane = self.amp_target[range.clone()].try_into().unwrap();
+            let mut amp_b: Lane = self.amp_target[range.clone()].try_into().unwrap();
+            if fraction < 1.0 {
+                // A ramp short of the tick's end: its share of the way to the targets.
+                for l in 0..LANES {
+                    omega_b[l] = omega_a[l] + (omega_b[l] - omega_a[l]) * fraction;
+                    amp_b[l] = amp_a[l] + (amp_b[l] - amp_a[l]) * fraction;
+                }
+            }
             // Counted rather than `all(..)`: a short-circuiting search is a branch per lane,
             // a count is a few SIMD compares.
             // (A NaN step counts as moving.)
@@ -421,7 +442,7 @@ fn sin_cos_0_to_pi(x: f32) -> (f32, f32) {
     (cos_y, -sin_y)
 }
 
-/// `(sin x, cos x)` for small `|x|` (at most π / [`CONTROL_TICK_SAMPLES`]).
+/// `(sin x, cos x)` for small `|x|` (at most π / [`RAMP_SAMPLES`]).
 #[inline]
 fn sin_cos_small(x: f32) -> (f32, f32) {
     let x2 = x * x;
@@ -450,10 +471,10 @@ mod tests {
     /// and amplitude steps, from `bank`.
     fn moving_partials(mut bank: OscillatorBank) -> Vec<f32> {
         let mut out = Vec::new();
-        let mut tick = [0.0; CONTROL_TICK_SAMPLES];
+        let mut tick = [0.0; RAMP_SAMPLES];
         let (mut omegas, mut amps) = (vec![0.0; 60], vec![0.0; 60]);
         for t in 0..15_000 {
-            let time_s = (t * CONTROL_TICK_SAMPLES) as f32 / 48_000.0;
+            let time_s = (t * RAMP_SAMPLES) as f32 / 48_000.0;
             // Slow vibrato for 5 s, then a one-octave glide every 0.5 s.
             let f0_hz = if time_s < 5.0 {
                 196.0 * (1.0 + 0.01 * (std::f32::consts::TAU * 5.0 * time_s).sin())
@@ -484,25 +505,55 @@ mod tests {
     }
 
     #[test]
+    fn a_tick_of_two_ramps_is_two_ticks_with_the_targets_halfway() {
+        // One tick of 64 samples towards new targets against ticks of 32 towards the midpoint and
+        // then the end: the same linear ramps of frequency and amplitude, the same samples.
+        let (omega_a, omega_b) = (0.2f32, 0.2 + 40.0 * STEADY_OMEGA_STEP);
+        let mut long = OscillatorBank::with_kernel(Kernel::Portable);
+        let mut short = OscillatorBank::with_kernel(Kernel::Portable);
+        let mut first = [0.0; RAMP_SAMPLES];
+        for bank in [&mut long, &mut short] {
+            bank.set_targets(&[omega_a, 2.0 * omega_a], &[0.2, 0.1], true);
+            bank.render_tick(&mut first);
+        }
+        let mut tick = [0.0; 2 * RAMP_SAMPLES];
+        long.set_targets(&[omega_b, 2.0 * omega_b], &[0.6, 0.02], false);
+        long.render_tick(&mut tick);
+        let mut halves = [0.0; 2 * RAMP_SAMPLES];
+        let mid = |a: f32, b: f32| a + (b - a) * 0.5;
+        short.set_targets(
+            &[mid(omega_a, omega_b), 2.0 * mid(omega_a, omega_b)],
+            &[mid(0.2, 0.6), mid(0.1, 0.02)],
+            false,
+        );
+        short.render_tick(&mut halves[..RAMP_SAMPLES]);
+        short.set_targets(&[omega_b, 2.0 * omega_b], &[0.6, 0.02], false);
+        short.render_tick(&mut halves[RAMP_SAMPLES..]);
+        let worst = tick.iter().zip(&halves).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(worst < 1e-6, "worst difference {worst}");
+        assert!(tick[RAMP_SAMPLES..].iter().any(|&x| x.abs() > 0.3), "the tick sounds");
+    }
+
+    #[test]
     fn the_steady_path_stays_within_its_phase_bound_of_the_chirp() {
         // A partial gliding at just under the steady limit, rendered by the steady path and,
         // one tick at a time, as the exact chirp the limit is measured against.
         let omega_a = 0.3f32;
         let omega_b = omega_a + 0.99 * STEADY_OMEGA_STEP;
         let mut bank = OscillatorBank::with_kernel(Kernel::Portable);
-        let mut tick = [0.0; CONTROL_TICK_SAMPLES];
+        let mut tick = [0.0; RAMP_SAMPLES];
         bank.set_targets(&[omega_a], &[1.0], true);
         bank.render_tick(&mut tick);
         bank.set_targets(&[omega_b], &[1.0], false);
         bank.render_tick(&mut tick);
-        let start_phase = omega_a as f64 * CONTROL_TICK_SAMPLES as f64;
-        let dw = (omega_b - omega_a) as f64 / CONTROL_TICK_SAMPLES as f64;
+        let start_phase = omega_a as f64 * RAMP_SAMPLES as f64;
+        let dw = (omega_b - omega_a) as f64 / RAMP_SAMPLES as f64;
         let worst = tick.iter().enumerate().fold(0.0f64, |m, (n, &y)| {
             let n = n as f64;
             let chirp = (start_phase + n * omega_a as f64 + dw * n * (n - 1.0) / 2.0).sin();
             m.max((y as f64 - chirp).abs())
         });
-        let bound = (STEADY_OMEGA_STEP * CONTROL_TICK_SAMPLES as f32 / 8.0) as f64;
+        let bound = (STEADY_OMEGA_STEP * RAMP_SAMPLES as f32 / 8.0) as f64;
         assert!(worst < bound + 1e-5, "worst {worst} against the bound {bound}");
         assert!(worst > 0.3 * bound, "the steady path was taken: worst {worst}");
     }
@@ -511,8 +562,8 @@ mod tests {
     fn a_steady_partial_keeps_its_amplitude_and_frequency_for_a_long_time() {
         let mut bank = OscillatorBank::new();
         let omega = std::f32::consts::TAU * 1000.0 / 48_000.0;
-        let mut tick = [0.0; CONTROL_TICK_SAMPLES];
-        let ticks = 60 * 48_000 / CONTROL_TICK_SAMPLES;
+        let mut tick = [0.0; RAMP_SAMPLES];
+        let ticks = 60 * 48_000 / RAMP_SAMPLES;
         let mut last = Vec::new();
         for t in 0..ticks {
             bank.set_targets(&[omega], &[0.5], t == 0);
