@@ -110,7 +110,7 @@ pub const DEFAULT_SEED: u64 = 1;
 /// Longest control tick, seconds: controls, the envelope's frames and the noise level are
 /// read this often at least (and ramped per sample in between), so what the data does is heard
 /// within a millisecond at 44.1 kHz and above (SPEC §4).
-const CONTROL_TICK_MAX_S: f32 = 0.0015;
+pub const CONTROL_TICK_MAX_S: f32 = 0.0015;
 
 /// Most samples in a control tick, at any rate.
 pub const MAX_CONTROL_TICK_SAMPLES: usize = 8 * RAMP_SAMPLES;
