@@ -35,7 +35,7 @@ use realfft::{ComplexToReal, RealFftPlanner};
 
 use super::control_tick_samples;
 use super::noise_response::NoiseResponse;
-use super::random::CounterRandom;
+use super::random::Random;
 
 /// Most noise bands used; further bands of an envelope are ignored.
 pub const MAX_NOISE_BANDS: usize = 256;
@@ -110,7 +110,7 @@ pub struct NoiseSynth {
     /// The frame's random real and imaginary parts per bin (white noise's spectrum).
     noise_re: Vec<f32>,
     noise_im: Vec<f32>,
-    rng: CounterRandom,
+    rng: Random,
     seed: u64,
 }
 
@@ -159,7 +159,7 @@ impl NoiseSynth {
             bin_gain: vec![0.0; fft_size / 2 + 1],
             noise_re: vec![0.0; fft_size / 2 + 1],
             noise_im: vec![0.0; fft_size / 2 + 1],
-            rng: CounterRandom::new(seed ^ NOISE_SEED),
+            rng: Random::new(seed ^ NOISE_SEED),
             seed,
         };
         synth.reset();
@@ -173,7 +173,7 @@ impl NoiseSynth {
         self.frame_levels_sq = [0.0; MAX_OVERLAP];
         self.correction = 0.0;
         self.silent_frames = usize::MAX;
-        self.rng = CounterRandom::new(self.seed ^ NOISE_SEED);
+        self.rng = Random::new(self.seed ^ NOISE_SEED);
     }
 
     /// Uses another seed from the next [`NoiseSynth::reset`] on (voices of a plugin differ).
