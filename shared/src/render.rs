@@ -480,7 +480,8 @@ impl Renderer {
         self.snap_controls = false;
 
         let stretch = self.bounce.step(&params.bounce, static_stretch, dt_s);
-        let position = self.conductor.step(envelope, params, tick_samples as f64 / p.sample_rate_hz as f64);
+        let tick_s = tick_samples as f64 / p.sample_rate_hz as f64;
+        let position = self.conductor.step(envelope, params, tick_s);
         // The oscillators and the noise level ramp across the tick to the data's values at
         // the tick's end, where the conductor now is, so they follow the data on time rather
         // than a tick late. The last tick of a window (its end is past the data) holds the
@@ -544,7 +545,7 @@ impl Renderer {
         if p.noise.needs_frame() {
             // The conductor has already moved past this tick: the frame's centre is half a
             // frame after the tick's start.
-            let ahead_s = p.noise.frame_centre_delay_s() - tick_samples as f64 / p.sample_rate_hz as f64;
+            let ahead_s = p.noise.frame_centre_delay_s() - tick_s;
             let mut ahead = self.conductor;
             ahead.step(envelope, params, ahead_s.max(0.0));
             let bands = match ahead.step(envelope, params, 0.0) {

@@ -232,7 +232,7 @@ impl OscillatorBank {
     #[inline(always)]
     fn render_chunks(&mut self, fraction: f32, kernel: impl Fn(bool, usize) -> ChunkKernel) {
         let chunks = self.active.div_ceil(LANES);
-        let inv_tick = 1.0 / RAMP_SAMPLES as f32;
+        let inv_ramp = 1.0 / RAMP_SAMPLES as f32;
         for c in 0..chunks {
             let vectors = (self.active - c * LANES).min(LANES).div_ceil(SUM_WIDTH);
             let range = c * LANES..(c + 1) * LANES;
@@ -257,7 +257,7 @@ impl OscillatorBank {
             let steady = steady_lanes == LANES as u32;
             let mut amp_step = [0.0; LANES];
             for l in 0..LANES {
-                amp_step[l] = (amp_b[l] - amp_a[l]) * inv_tick;
+                amp_step[l] = (amp_b[l] - amp_a[l]) * inv_ramp;
             }
             let mut rot_re = [0.0; LANES];
             let mut rot_im = [0.0; LANES];
@@ -265,7 +265,7 @@ impl OscillatorBank {
                 for l in 0..LANES {
                     // The constant frequency whose phase after the tick is the chirp's:
                     // N w_a + dw N (N - 1) / 2 = N (w_a + (w_b - w_a) (N - 1) / (2 N)).
-                    let omega = omega_a[l] + (omega_b[l] - omega_a[l]) * (0.5 - 0.5 * inv_tick);
+                    let omega = omega_a[l] + (omega_b[l] - omega_a[l]) * (0.5 - 0.5 * inv_ramp);
                     (rot_im[l], rot_re[l]) = sin_cos_0_to_pi(omega);
                 }
                 let rot = (&rot_re, &rot_im);
@@ -275,7 +275,7 @@ impl OscillatorBank {
                 let mut chirp_im = [0.0; LANES];
                 for l in 0..LANES {
                     (rot_im[l], rot_re[l]) = sin_cos_0_to_pi(omega_a[l]);
-                    (chirp_im[l], chirp_re[l]) = sin_cos_small((omega_b[l] - omega_a[l]) * inv_tick);
+                    (chirp_im[l], chirp_re[l]) = sin_cos_small((omega_b[l] - omega_a[l]) * inv_ramp);
                 }
                 let (rot, chirp) = ((&rot_re, &rot_im), (&chirp_re, &chirp_im));
                 kernel(true, vectors)(&mut re, &mut im, rot, chirp, (&amp_a, &amp_step), &mut self.sums);
