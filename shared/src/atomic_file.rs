@@ -232,16 +232,15 @@ where
 mod tests {
     use super::*;
 
-    fn scratch_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("ddsp-atomic-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
+    /// An empty folder of its own, removed when the test ends.
+    fn scratch_dir(name: &str) -> tempfile::TempDir {
+        tempfile::Builder::new().prefix(&format!("ddsp-atomic-{name}-")).tempdir().unwrap()
     }
 
     #[test]
     fn failed_write_keeps_the_old_file_and_leaves_no_temporary() {
-        let dir = scratch_dir("fail");
+        let scratch = scratch_dir("fail");
+        let dir = scratch.path();
         let target = dir.join("out.csv");
         fs::write(&target, "old contents").unwrap();
         let result: Result<(), io::Error> = write_atomically(&target, |w| {
@@ -250,17 +249,18 @@ mod tests {
         });
         assert!(result.is_err());
         assert_eq!(fs::read_to_string(&target).unwrap(), "old contents");
-        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "temporary file left behind");
+        assert_eq!(fs::read_dir(dir).unwrap().count(), 1, "temporary file left behind");
     }
 
     #[test]
     fn successful_write_replaces_the_file() {
-        let dir = scratch_dir("ok");
+        let scratch = scratch_dir("ok");
+        let dir = scratch.path();
         let target = dir.join("out.csv");
         fs::write(&target, "old").unwrap();
         write_atomically::<io::Error, _>(&target, |w| w.write_all(b"new")).unwrap();
         assert_eq!(fs::read_to_string(&target).unwrap(), "new");
-        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        assert_eq!(fs::read_dir(dir).unwrap().count(), 1);
     }
 
     fn write_text(target: &Path, text: &str) -> io::Result<()> {
@@ -271,7 +271,8 @@ mod tests {
     #[test]
     fn a_replaced_file_keeps_its_permissions_and_a_read_only_one_is_left_alone() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = scratch_dir("modes");
+        let scratch = scratch_dir("modes");
+        let dir = scratch.path();
         let shared = dir.join("shared.csv");
         fs::write(&shared, "old").unwrap();
         fs::set_permissions(&shared, fs::Permissions::from_mode(0o640)).unwrap();
@@ -286,13 +287,14 @@ mod tests {
         assert!(error.to_string().contains("read-only"), "{error}");
         assert_eq!(fs::read_to_string(&locked).unwrap(), "keep me");
         assert_eq!(fs::metadata(&locked).unwrap().permissions().mode() & 0o777, 0o444);
-        assert_eq!(fs::read_dir(&dir).unwrap().count(), 2, "temporary file left behind");
+        assert_eq!(fs::read_dir(dir).unwrap().count(), 2, "temporary file left behind");
     }
 
     #[cfg(unix)]
     #[test]
     fn a_symbolic_link_is_written_through_and_stays_a_link() {
-        let dir = scratch_dir("link");
+        let scratch = scratch_dir("link");
+        let dir = scratch.path();
         let real = dir.join("take_03.csv");
         fs::write(&real, "old").unwrap();
         let link = dir.join("latest.csv");
@@ -319,7 +321,8 @@ mod tests {
         via_path.unwrap();
         assert!(fs::metadata("/dev/null").unwrap().file_type().is_char_device());
 
-        let dir = scratch_dir("fifo");
+        let scratch = scratch_dir("fifo");
+        let dir = scratch.path();
         let fifo = dir.join("pipe");
         assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
         let reader = {
@@ -334,7 +337,8 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn temporaries_of_dead_processes_are_cleaned_up_and_live_ones_kept() {
-        let dir = scratch_dir("stale");
+        let scratch = scratch_dir("stale");
+        let dir = scratch.path();
         let target = dir.join("checkpoint.bin");
         // Process ids on Linux stay below 2^22, so 999999999 never runs.
         let dead = dir.join(".checkpoint.bin.999999999.tmp");
@@ -352,7 +356,8 @@ mod tests {
 
     #[test]
     fn temporaries_are_listed_for_the_interrupt_handler_only_while_written() {
-        let dir = scratch_dir("pending");
+        let scratch = scratch_dir("pending");
+        let dir = scratch.path();
         let target = dir.join("long.wav");
         let result: io::Result<()> = write_atomically(&target, |w| {
             w.write_all(b"part")?;
@@ -365,8 +370,8 @@ mod tests {
             Err(io::Error::other("interrupted"))
         });
         assert!(result.is_err());
-        assert!(PENDING.lock().unwrap().iter().all(|p| !p.starts_with(&dir)), "still listed after the write");
-        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+        assert!(PENDING.lock().unwrap().iter().all(|p| !p.starts_with(dir)), "still listed after the write");
+        assert_eq!(fs::read_dir(dir).unwrap().count(), 0);
     }
 
     #[test]
@@ -374,8 +379,9 @@ mod tests {
         let error = write_text(Path::new("-"), "x").unwrap_err();
         assert!(error.to_string().contains("standard output"), "{error}");
         assert!(!Path::new("-").exists());
-        let dir = scratch_dir("folder");
-        let error = write_text(&dir, "x").unwrap_err();
+        let scratch = scratch_dir("folder");
+        let dir = scratch.path();
+        let error = write_text(dir, "x").unwrap_err();
         assert!(error.to_string().contains("folder"), "{error}");
         assert!(dir.is_dir());
     }

@@ -352,11 +352,17 @@ impl Instance {
 
     /// Loads a state through the state extension.
     pub fn load_state(&self, data: &[u8]) {
+        assert!(self.try_load_state(data), "state load failed");
+    }
+
+    /// Loads a state through the state extension and says whether the plugin accepted it.
+    pub fn try_load_state(&self, data: &[u8]) -> bool {
         let ext: &clap_plugin_state = self.extension(CLAP_EXT_STATE);
         let mut ctx = (data.to_vec(), 0usize);
         let stream = clap_istream { ctx: &mut ctx as *mut (Vec<u8>, usize) as *mut c_void, read: Some(istream_read) };
-        assert!(unsafe { (ext.load.unwrap())(self.plugin, &stream) }, "state load failed");
+        let accepted = unsafe { (ext.load.unwrap())(self.plugin, &stream) };
         self.pump_main_thread();
+        accepted
     }
 
     /// activate(48 kHz, 1..=MAX_BLOCK) and start_processing.

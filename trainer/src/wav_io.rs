@@ -235,16 +235,15 @@ pub fn read_wav_f32(path: &Path) -> anyhow::Result<(Vec<f32>, u32, u16)> {
 mod tests {
     use super::*;
 
-    fn scratch(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("ddsp-wav-io-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+    /// An empty folder of its own, removed when the test ends.
+    fn scratch(name: &str) -> tempfile::TempDir {
+        tempfile::Builder::new().prefix(&format!("ddsp-wav-io-{name}-")).tempdir().unwrap()
     }
 
     #[test]
     fn float_and_int24_round_trip() {
-        let dir = scratch("round-trip");
+        let scratch = scratch("round-trip");
+        let dir = scratch.path();
         let samples: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.01).sin() * 0.9).collect();
         for format in [WavSampleFormat::Float32, WavSampleFormat::Int24] {
             let path = dir.join("out.wav");
@@ -289,7 +288,8 @@ mod tests {
 
     #[test]
     fn a_streamed_file_reads_back_with_its_sizes_and_peak() {
-        let dir = scratch("stream");
+        let scratch = scratch("stream");
+        let dir = scratch.path();
         let path = dir.join("out.wav");
         // An odd number of 24-bit samples: the data chunk is padded to an even length.
         let samples: Vec<f32> = (0..4097).map(|i| (i as f32 * 0.05).sin() * 0.5).collect();
@@ -322,10 +322,11 @@ mod tests {
 
     #[test]
     fn a_nan_sample_leaves_no_file_and_names_its_position() {
-        let dir = scratch("nan");
+        let scratch = scratch("nan");
+        let dir = scratch.path();
         let path = dir.join("out.wav");
         let err = write_wav(&path, &[0.0, f32::NAN], 48_000, WavSampleFormat::Float32).unwrap_err();
         assert!(format!("{err:#}").contains("sample 1"), "{err:#}");
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        assert_eq!(std::fs::read_dir(dir).unwrap().count(), 0);
     }
 }
