@@ -112,8 +112,8 @@ pub const DEFAULT_SEED: u64 = 1;
 /// within a millisecond at 44.1 kHz and above (SPEC §4).
 pub const CONTROL_TICK_MAX_S: f32 = 0.0015;
 
-/// Most samples in a control tick, at any rate.
-pub const MAX_CONTROL_TICK_SAMPLES: usize = 8 * RAMP_SAMPLES;
+/// Most samples in a control tick, at any rate (the most the oscillator bank takes at once).
+pub const MAX_CONTROL_TICK_SAMPLES: usize = oscillator_bank::MAX_TICK_SAMPLES;
 
 /// Samples per control tick at `sample_rate_hz`: the longest power of two within
 /// [`CONTROL_TICK_MAX_S`], at least one oscillator ramp (32 samples: 2 ms at 16 kHz) and at

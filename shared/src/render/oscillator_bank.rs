@@ -6,16 +6,18 @@
 //! targets once per control tick (a whole number of ramps of [`RAMP_SAMPLES`] samples); within
 //! the tick the amplitude ramps linearly per sample and the frequency too (the rotator is itself
 //! rotated by `e^{i dw}` every sample, an exact linear chirp), so both are interpolated per
-//! sample. The bank takes the tick one ramp at a time, each to its share of the way.
+//! sample.
 //!
-//! Steady partials skip the chirp: a chunk whose partials all move by at most
-//! [`STEADY_OMEGA_STEP`] over a ramp holds each one at the constant frequency that reaches the
-//! chirp's phase at the ramp's end exactly, which strays from the chirp's phase by at most
-//! `STEADY_OMEGA_STEP * RAMP_SAMPLES / 8` radians within the ramp (1e-3 rad: the difference is
-//! 60 dB below the partial). Vibrato and slow glides take this path; fast glides (bounce,
-//! portamento) keep the exact chirp.
+//! Steady partials skip the chirp: a span of `N` samples over which a chunk's partials all move
+//! by at most [`steady_omega_step`]`(N)` holds each one at the constant frequency that reaches
+//! the chirp's phase at the span's end exactly, which strays from the chirp's phase by at most
+//! [`STEADY_PHASE_ERROR_RAD`] within the span (the difference is 60 dB below the partial). A
+//! chunk that is steady across the whole tick plays it as one span: one rotator per partial per
+//! tick, the common case of held notes and slow vibrato. Otherwise the bank takes the chunk's
+//! tick one ramp at a time, each to its share of the way, steady or chirping as the ramp's own
+//! step allows; fast glides (bounce, portamento) keep the exact chirp.
 //!
-//! Exactness over time: at every ramp the rotator is recomputed from the target frequency (so
+//! Exactness over time: at every span the rotator is recomputed from the target frequency (so
 //! frequency error never accumulates) and each phasor is renormalised to unit length (so
 //! amplitude never drifts).
 //!
@@ -27,9 +29,13 @@
 //! per bank, so one machine always renders the same samples whatever the block size; the fused
 //! kernel differs from the reference by rounding only (tested below).
 
-/// Samples per ramp: the bank recomputes every partial's rotator this often (the steady path's
-/// phase bound is per ramp), and a control tick is a whole number of ramps.
+/// Samples per ramp: a chunk that is not steady across a whole tick recomputes its rotators
+/// this often, and a control tick is a whole number of ramps.
 pub const RAMP_SAMPLES: usize = 32;
+
+/// Most samples the bank renders at once (a control tick's longest, see
+/// `render::MAX_CONTROL_TICK_SAMPLES`).
+pub const MAX_TICK_SAMPLES: usize = 8 * RAMP_SAMPLES;
 
 /// Partials processed side by side: enough independent phasor chains to hide the latency of
 /// each chain's multiply-adds, so the bank is throughput- rather than latency-bound.
@@ -42,10 +48,22 @@ const SUM_WIDTH: usize = 8;
 /// Most partials the bank plays; further harmonics of an envelope are ignored.
 pub const MAX_HARMONICS: usize = 512;
 
-/// Largest change of frequency over one ramp, radians per sample, that a partial may make and
-/// still be played at a constant frequency (see the module documentation): a phase error of at
-/// most 1e-3 rad, 60 dB below the partial. At 48 kHz it is 2.9 kHz per second of glide.
-pub const STEADY_OMEGA_STEP: f32 = 8.0e-3 / RAMP_SAMPLES as f32;
+/// Most phase, radians, by which a partial played at a constant frequency over a span may stray
+/// from the linear chirp it stands for: the difference is 60 dB below the partial.
+pub const STEADY_PHASE_ERROR_RAD: f32 = 1.0e-3;
+
+/// Largest change of frequency over a span of `samples`, radians per sample, that a partial may
+/// make and still be played at a constant frequency (see the module documentation): a chirp
+/// that moves by `d` over `N` samples strays from the constant frequency that meets it at the
+/// end by at most `d N / 8`. Over a 32-sample ramp at 48 kHz that allows 2.9 kHz per second of
+/// glide, over a 64-sample tick 0.7 kHz per second.
+#[inline(always)]
+pub const fn steady_omega_step(samples: usize) -> f32 {
+    8.0 * STEADY_PHASE_ERROR_RAD / samples as f32
+}
+
+/// [`steady_omega_step`] of one ramp.
+pub const STEADY_OMEGA_STEP: f32 = steady_omega_step(RAMP_SAMPLES);
 
 type Lane = [f32; LANES];
 
@@ -88,7 +106,7 @@ pub struct OscillatorBank {
     amp_target: Vec<f32>,
     /// Partials that may sound (the rest are silent and skipped).
     active: usize,
-    /// Per-sample partial sums of one ramp, [`SUM_WIDTH`] wide.
+    /// Per-sample partial sums of one tick, [`SUM_WIDTH`] wide.
     sums: Vec<[f32; SUM_WIDTH]>,
     kernel: Kernel,
 }
@@ -116,7 +134,7 @@ impl OscillatorBank {
             omega_target: zeros(),
             amp_target: zeros(),
             active: 0,
-            sums: vec![[0.0; SUM_WIDTH]; RAMP_SAMPLES],
+            sums: vec![[0.0; SUM_WIDTH]; MAX_TICK_SAMPLES],
             kernel,
         };
         bank.reset();
@@ -164,35 +182,22 @@ impl OscillatorBank {
         self.active = self.active.max(count);
     }
 
-    /// Renders one tick into `out` (overwriting it; a whole number of [`RAMP_SAMPLES`], any
-    /// remainder is silent), ramping from the last targets to the new ones, and drops partials
-    /// that have fallen silent.
+    /// Renders one tick into `out` (overwriting it; a whole number of [`RAMP_SAMPLES`] up to
+    /// [`MAX_TICK_SAMPLES`], any remainder is silent), ramping from the last targets to the new
+    /// ones, and drops partials that have fallen silent.
     pub fn render_tick(&mut self, out: &mut [f32]) {
         if self.active == 0 {
             // Nothing sounds (a noise-only sound, a finished voice): no sums to add up.
             out.fill(0.0);
             return;
         }
-        let ramps = out.len() / RAMP_SAMPLES;
-        for (i, ramp) in out.chunks_exact_mut(RAMP_SAMPLES).enumerate() {
-            // Each ramp goes its share of the rest of the way: 1/2 then all of it for two.
-            let left = ramps - i;
-            self.render_ramp(ramp, if left == 1 { 1.0 } else { 1.0 / left as f32 });
-        }
-        out[ramps * RAMP_SAMPLES..].fill(0.0);
-        while self.active > 0 && self.amp_now[self.active - 1] == 0.0 && self.amp_target[self.active - 1] == 0.0 {
-            self.active -= 1;
-        }
-    }
-
-    /// One ramp into `out` ([`RAMP_SAMPLES`] long), `fraction` of the way from where the
-    /// partials are to their targets (1: all the way, exactly).
-    fn render_ramp(&mut self, out: &mut [f32], fraction: f32) {
-        for sums in self.sums.iter_mut() {
+        let ramps = (out.len() / RAMP_SAMPLES).min(MAX_TICK_SAMPLES / RAMP_SAMPLES);
+        let samples = ramps * RAMP_SAMPLES;
+        for sums in self.sums[..samples].iter_mut() {
             *sums = [0.0; SUM_WIDTH];
         }
         match self.kernel {
-            Kernel::Portable => self.render_chunks(fraction, |chirp, vectors| -> ChunkKernel {
+            Kernel::Portable => self.render_chunks(ramps, |chirp, vectors| -> ChunkKernel {
                 macro_rules! pick {
                     ($($c:literal, $v:literal);*) => { match (chirp, vectors) { $(($c, $v) => portable::rotate::<$c, $v>,)* _ => portable::rotate::<true, 4> } };
                 }
@@ -200,19 +205,31 @@ impl OscillatorBank {
             }),
             // SAFETY: `Kernel::Avx2Fma` is only chosen where the CPU has AVX2 and FMA.
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2Fma => unsafe { self.render_chunks_avx2_fma(fraction) },
+            Kernel::Avx2Fma => unsafe { self.render_chunks_avx2_fma(ramps) },
         }
-        for (o, sums) in out.iter_mut().zip(self.sums.iter()) {
-            *o = crate::fast_math::sum_of_lanes(sums);
+        let sums = &self.sums[..samples];
+        match self.kernel {
+            // SAFETY: `Kernel::Avx2Fma` is only chosen where the CPU has AVX2 and FMA.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2Fma => unsafe { avx2_fma::sum_rows(sums, &mut out[..samples]) },
+            _ => {
+                for (o, sums) in out.iter_mut().zip(sums) {
+                    *o = crate::fast_math::sum_of_lanes(sums);
+                }
+            }
+        }
+        out[samples..].fill(0.0);
+        while self.active > 0 && self.amp_now[self.active - 1] == 0.0 && self.amp_target[self.active - 1] == 0.0 {
+            self.active -= 1;
         }
     }
 
     /// [`OscillatorBank::render_chunks`] compiled for AVX2 with fused multiply-adds.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn render_chunks_avx2_fma(&mut self, fraction: f32) {
+    unsafe fn render_chunks_avx2_fma(&mut self, ramps: usize) {
         // SAFETY (for the kernels): this function only runs where AVX2 and FMA are present.
-        self.render_chunks(fraction, |chirp, vectors| -> ChunkKernel {
+        self.render_chunks(ramps, |chirp, vectors| -> ChunkKernel {
             macro_rules! pick {
                 ($($c:literal, $v:literal);*) => {
                     match (chirp, vectors) {
@@ -225,72 +242,125 @@ impl OscillatorBank {
         });
     }
 
-    /// Adds every active partial's samples of one tick into `sums`, ramping frequency and
-    /// amplitude from the last targets to the new ones. `kernel(chirp, vectors)` gives the
-    /// kernel for a chunk that chirps or not, whose active partials fill `vectors` groups of
+    /// Adds every active partial's samples of a tick of `ramps` ramps into `sums`, ramping
+    /// frequency and amplitude from the last targets to the new ones, chunk by chunk: a chunk
+    /// steady across the tick in one span, any other one ramp at a time, each ramp its share of
+    /// the rest of the way (1/2, then all of it, for two). `kernel(chirp, vectors)` gives the
+    /// kernel for a span that chirps or not, whose active partials fill `vectors` groups of
     /// [`SUM_WIDTH`] (the last chunk of 37 partials runs one group, not four).
     #[inline(always)]
-    fn render_chunks(&mut self, fraction: f32, kernel: impl Fn(bool, usize) -> ChunkKernel) {
+    fn render_chunks(&mut self, ramps: usize, kernel: impl Fn(bool, usize) -> ChunkKernel) {
         let chunks = self.active.div_ceil(LANES);
-        let inv_ramp = 1.0 / RAMP_SAMPLES as f32;
+        let tick_samples = ramps * RAMP_SAMPLES;
+        let tick_step = steady_omega_step(tick_samples);
         for c in 0..chunks {
             let vectors = (self.active - c * LANES).min(LANES).div_ceil(SUM_WIDTH);
+            let kernel = |chirp| kernel(chirp, vectors);
             let range = c * LANES..(c + 1) * LANES;
-            let mut re: Lane = self.phasor_re[range.clone()].try_into().unwrap();
-            let mut im: Lane = self.phasor_im[range.clone()].try_into().unwrap();
-            let omega_a: Lane = self.omega_now[range.clone()].try_into().unwrap();
-            let mut omega_b: Lane = self.omega_target[range.clone()].try_into().unwrap();
-            let amp_a: Lane = self.amp_now[range.clone()].try_into().unwrap();
-            let mut amp_b: Lane = self.amp_target[range.clone()].try_into().unwrap();
-            if fraction < 1.0 {
-                // A ramp short of the tick's end: its share of the way to the targets.
-                for l in 0..LANES {
-                    omega_b[l] = omega_a[l] + (omega_b[l] - omega_a[l]) * fraction;
-                    amp_b[l] = amp_a[l] + (amp_b[l] - amp_a[l]) * fraction;
-                }
-            }
-            // Counted rather than `all(..)`: a short-circuiting search is a branch per lane,
-            // a count is a few SIMD compares.
-            // (A NaN step counts as moving.)
-            let steady_lanes: u32 =
-                omega_a.iter().zip(&omega_b).map(|(a, b)| u32::from((b - a).abs() <= STEADY_OMEGA_STEP)).sum();
-            let steady = steady_lanes == LANES as u32;
-            let mut amp_step = [0.0; LANES];
-            for l in 0..LANES {
-                amp_step[l] = (amp_b[l] - amp_a[l]) * inv_ramp;
-            }
-            let mut rot_re = [0.0; LANES];
-            let mut rot_im = [0.0; LANES];
-            if steady {
-                for l in 0..LANES {
-                    // The constant frequency whose phase after the tick is the chirp's:
-                    // N w_a + dw N (N - 1) / 2 = N (w_a + (w_b - w_a) (N - 1) / (2 N)).
-                    let omega = omega_a[l] + (omega_b[l] - omega_a[l]) * (0.5 - 0.5 * inv_ramp);
-                    (rot_im[l], rot_re[l]) = sin_cos_0_to_pi(omega);
-                }
-                let rot = (&rot_re, &rot_im);
-                kernel(false, vectors)(&mut re, &mut im, rot, rot, (&amp_a, &amp_step), &mut self.sums);
+            let mut phasor = Phasors {
+                re: self.phasor_re[range.clone()].try_into().unwrap(),
+                im: self.phasor_im[range.clone()].try_into().unwrap(),
+            };
+            let mut omega_a: Lane = self.omega_now[range.clone()].try_into().unwrap();
+            let omega_target: Lane = self.omega_target[range.clone()].try_into().unwrap();
+            let mut amp_a: Lane = self.amp_now[range.clone()].try_into().unwrap();
+            let amp_target: Lane = self.amp_target[range.clone()].try_into().unwrap();
+            if ramps > 1 && all_within(&omega_a, &omega_target, tick_step) {
+                phasor.span(
+                    &omega_a,
+                    &omega_target,
+                    (&amp_a, &amp_target),
+                    false,
+                    &mut self.sums[..tick_samples],
+                    &kernel,
+                );
             } else {
-                let mut chirp_re = [0.0; LANES];
-                let mut chirp_im = [0.0; LANES];
-                for l in 0..LANES {
-                    (rot_im[l], rot_re[l]) = sin_cos_0_to_pi(omega_a[l]);
-                    (chirp_im[l], chirp_re[l]) = sin_cos_small((omega_b[l] - omega_a[l]) * inv_ramp);
+                for (i, sums) in self.sums[..tick_samples].chunks_exact_mut(RAMP_SAMPLES).enumerate() {
+                    let left = ramps - i;
+                    let (mut omega_b, mut amp_b) = (omega_target, amp_target);
+                    if left > 1 {
+                        // A ramp short of the tick's end: its share of the way to the targets.
+                        let fraction = 1.0 / left as f32;
+                        for l in 0..LANES {
+                            omega_b[l] = omega_a[l] + (omega_b[l] - omega_a[l]) * fraction;
+                            amp_b[l] = amp_a[l] + (amp_b[l] - amp_a[l]) * fraction;
+                        }
+                    }
+                    let chirp = !all_within(&omega_a, &omega_b, STEADY_OMEGA_STEP);
+                    phasor.span(&omega_a, &omega_b, (&amp_a, &amp_b), chirp, sums, &kernel);
+                    (omega_a, amp_a) = (omega_b, amp_b);
                 }
-                let (rot, chirp) = ((&rot_re, &rot_im), (&chirp_re, &chirp_im));
-                kernel(true, vectors)(&mut re, &mut im, rot, chirp, (&amp_a, &amp_step), &mut self.sums);
             }
-            // Renormalise: one Newton step towards |p| = 1 (the error per tick is ~1e-7).
+            self.phasor_re[range.clone()].copy_from_slice(&phasor.re);
+            self.phasor_im[range.clone()].copy_from_slice(&phasor.im);
+            self.omega_now[range.clone()].copy_from_slice(&omega_target);
+            self.amp_now[range].copy_from_slice(&amp_target);
+        }
+    }
+}
+
+/// Whether every lane moves from `a` to `b` by at most `step` (a NaN step counts as moving).
+#[inline(always)]
+fn all_within(a: &Lane, b: &Lane, step: f32) -> bool {
+    // Counted rather than `all(..)`: a short-circuiting search is a branch per lane, a count
+    // is a few SIMD compares.
+    let within: u32 = a.iter().zip(b).map(|(a, b)| u32::from((b - a).abs() <= step)).sum();
+    within == LANES as u32
+}
+
+/// One chunk's phasors.
+struct Phasors {
+    re: Lane,
+    im: Lane,
+}
+
+impl Phasors {
+    /// Adds one span of `sums.len()` samples, frequency from `omega_a` to `omega_b` (as a chirp,
+    /// or steady at the frequency that meets the chirp's phase at the span's end) and amplitude
+    /// linearly from `amps.0` to `amps.1`; then renormalises the phasors.
+    #[inline(always)]
+    fn span(
+        &mut self,
+        omega_a: &Lane,
+        omega_b: &Lane,
+        (amp_a, amp_b): (&Lane, &Lane),
+        chirp: bool,
+        sums: &mut [[f32; SUM_WIDTH]],
+        kernel: &impl Fn(bool) -> ChunkKernel,
+    ) {
+        let inv_samples = 1.0 / sums.len() as f32;
+        let mut amp_step = [0.0; LANES];
+        for l in 0..LANES {
+            amp_step[l] = (amp_b[l] - amp_a[l]) * inv_samples;
+        }
+        let amps = (amp_a, &amp_step);
+        let mut rot_re = [0.0; LANES];
+        let mut rot_im = [0.0; LANES];
+        if chirp {
+            let mut chirp_re = [0.0; LANES];
+            let mut chirp_im = [0.0; LANES];
             for l in 0..LANES {
-                let norm2 = re[l] * re[l] + im[l] * im[l];
-                let correction = 1.5 - 0.5 * norm2;
-                re[l] *= correction;
-                im[l] *= correction;
+                (rot_im[l], rot_re[l]) = sin_cos_0_to_pi(omega_a[l]);
+                (chirp_im[l], chirp_re[l]) = sin_cos_small((omega_b[l] - omega_a[l]) * inv_samples);
             }
-            self.phasor_re[range.clone()].copy_from_slice(&re);
-            self.phasor_im[range.clone()].copy_from_slice(&im);
-            self.omega_now[range.clone()].copy_from_slice(&omega_b);
-            self.amp_now[range].copy_from_slice(&amp_b);
+            let (rot, chirp) = ((&rot_re, &rot_im), (&chirp_re, &chirp_im));
+            kernel(true)(&mut self.re, &mut self.im, rot, chirp, amps, sums);
+        } else {
+            for l in 0..LANES {
+                // The constant frequency whose phase after the span is the chirp's:
+                // N w_a + dw N (N - 1) / 2 = N (w_a + (w_b - w_a) (N - 1) / (2 N)).
+                let omega = omega_a[l] + (omega_b[l] - omega_a[l]) * (0.5 - 0.5 * inv_samples);
+                (rot_im[l], rot_re[l]) = sin_cos_0_to_pi(omega);
+            }
+            let rot = (&rot_re, &rot_im);
+            kernel(false)(&mut self.re, &mut self.im, rot, rot, amps, sums);
+        }
+        // Renormalise: one Newton step towards |p| = 1 (the error per span is ~1e-7).
+        for l in 0..LANES {
+            let norm2 = self.re[l] * self.re[l] + self.im[l] * self.im[l];
+            let correction = 1.5 - 0.5 * norm2;
+            self.re[l] *= correction;
+            self.im[l] *= correction;
         }
     }
 }
@@ -421,6 +491,64 @@ mod avx2_fma {
             store(&im_v, im);
         }
     }
+    /// Each row's [`crate::fast_math::sum_of_lanes`] into `out` (as many as the shorter
+    /// holds), eight rows at a time: the 8 x 8 block is transposed so that the lanes add up
+    /// in whole registers, in the same pairs, to the same bits.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn sum_rows(rows: &[[f32; SUM_WIDTH]], out: &mut [f32]) {
+        let n = rows.len().min(out.len());
+        let blocks = rows[..n].chunks_exact(8).zip(out[..n].chunks_exact_mut(8));
+        for (block, out) in blocks {
+            unsafe {
+                let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(block[i].as_ptr()));
+                // Rows in pairs: [r0[0] r1[0] r0[1] r1[1] | r0[4] r1[4] r0[5] r1[5]], ...
+                let lo01 = _mm256_unpacklo_ps(r[0], r[1]);
+                let hi01 = _mm256_unpackhi_ps(r[0], r[1]);
+                let lo23 = _mm256_unpacklo_ps(r[2], r[3]);
+                let hi23 = _mm256_unpackhi_ps(r[2], r[3]);
+                let lo45 = _mm256_unpacklo_ps(r[4], r[5]);
+                let hi45 = _mm256_unpackhi_ps(r[4], r[5]);
+                let lo67 = _mm256_unpacklo_ps(r[6], r[7]);
+                let hi67 = _mm256_unpackhi_ps(r[6], r[7]);
+                // Lane j of rows 0-3 beside lane j + 4: [r0[0] r1[0] r2[0] r3[0] | r0[4] ... r3[4]].
+                let l0_0123 = _mm256_shuffle_ps::<0x44>(lo01, lo23);
+                let l1_0123 = _mm256_shuffle_ps::<0xEE>(lo01, lo23);
+                let l2_0123 = _mm256_shuffle_ps::<0x44>(hi01, hi23);
+                let l3_0123 = _mm256_shuffle_ps::<0xEE>(hi01, hi23);
+                let l0_4567 = _mm256_shuffle_ps::<0x44>(lo45, lo67);
+                let l1_4567 = _mm256_shuffle_ps::<0xEE>(lo45, lo67);
+                let l2_4567 = _mm256_shuffle_ps::<0x44>(hi45, hi67);
+                let l3_4567 = _mm256_shuffle_ps::<0xEE>(hi45, hi67);
+                // Lane j of all eight rows.
+                let lane = |a: __m256, b: __m256, upper: bool| {
+                    if upper {
+                        _mm256_permute2f128_ps::<0x31>(a, b)
+                    } else {
+                        _mm256_permute2f128_ps::<0x20>(a, b)
+                    }
+                };
+                let l: [__m256; 8] = [
+                    lane(l0_0123, l0_4567, false),
+                    lane(l1_0123, l1_4567, false),
+                    lane(l2_0123, l2_4567, false),
+                    lane(l3_0123, l3_4567, false),
+                    lane(l0_0123, l0_4567, true),
+                    lane(l1_0123, l1_4567, true),
+                    lane(l2_0123, l2_4567, true),
+                    lane(l3_0123, l3_4567, true),
+                ];
+                let sum = _mm256_add_ps(
+                    _mm256_add_ps(_mm256_add_ps(l[0], l[4]), _mm256_add_ps(l[1], l[5])),
+                    _mm256_add_ps(_mm256_add_ps(l[2], l[6]), _mm256_add_ps(l[3], l[7])),
+                );
+                _mm256_storeu_ps(out.as_mut_ptr(), sum);
+            }
+        }
+        let whole = n / 8 * 8;
+        for (o, row) in out[whole..n].iter_mut().zip(&rows[whole..n]) {
+            *o = crate::fast_math::sum_of_lanes(row);
+        }
+    }
 }
 
 /// `(sin x, cos x)` for `x` in `0..=π`, accurate to ~1e-7, without a libm call (Taylor series
@@ -467,14 +595,15 @@ mod tests {
         }
     }
 
-    /// Ten seconds of 60 partials under vibrato, glides fast enough to take the chirp path
-    /// and amplitude steps, from `bank`.
+    /// Ten seconds of 60 partials under vibrato (steady across whole ticks low down, ramp by
+    /// ramp higher up), glides fast enough to take the chirp path and amplitude steps, from
+    /// `bank`, in the 64-sample ticks of 48 kHz.
     fn moving_partials(mut bank: OscillatorBank) -> Vec<f32> {
         let mut out = Vec::new();
-        let mut tick = [0.0; RAMP_SAMPLES];
+        let mut tick = [0.0; 2 * RAMP_SAMPLES];
         let (mut omegas, mut amps) = (vec![0.0; 60], vec![0.0; 60]);
-        for t in 0..15_000 {
-            let time_s = (t * RAMP_SAMPLES) as f32 / 48_000.0;
+        for t in 0..7_500 {
+            let time_s = (t * tick.len()) as f32 / 48_000.0;
             // Slow vibrato for 5 s, then a one-octave glide every 0.5 s.
             let f0_hz = if time_s < 5.0 {
                 196.0 * (1.0 + 0.01 * (std::f32::consts::TAU * 5.0 * time_s).sin())
@@ -483,7 +612,7 @@ mod tests {
             };
             for k in 0..60 {
                 omegas[k] = std::f32::consts::TAU * f0_hz * (k + 1) as f32 / 48_000.0;
-                amps[k] = if (t / 700) % 2 == 0 { 0.1 / (k + 1) as f32 } else { 0.05 };
+                amps[k] = if (t / 350) % 2 == 0 { 0.1 / (k + 1) as f32 } else { 0.05 };
             }
             bank.set_targets(&omegas, &amps, t == 0);
             bank.render_tick(&mut tick);
@@ -502,6 +631,24 @@ mod tests {
         // undone by nothing but bounded by the per-tick rotator recomputation.
         assert!(worst < 1e-4 * peak, "worst difference {worst} against a peak of {peak}");
         assert!(peak > 0.5, "the test signal sounds: peak {peak}");
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn rows_summed_eight_at_a_time_are_the_bits_of_one_at_a_time() {
+        if Kernel::best() != Kernel::Avx2Fma {
+            return;
+        }
+        // 19 rows: two blocks of eight and a remainder; values of mixed sign and size, so the
+        // order of the additions shows in the bits.
+        let rows: Vec<[f32; SUM_WIDTH]> = (0..19)
+            .map(|r| std::array::from_fn(|l| ((r * 8 + l) as f32 * 0.737).sin() * 10f32.powi(l as i32 % 4 - 2)))
+            .collect();
+        let mut out = vec![f32::NAN; 19];
+        unsafe { avx2_fma::sum_rows(&rows, &mut out) };
+        for (r, (row, &o)) in rows.iter().zip(&out).enumerate() {
+            assert_eq!(o.to_bits(), crate::fast_math::sum_of_lanes(row).to_bits(), "row {r}");
+        }
     }
 
     #[test]
@@ -534,28 +681,45 @@ mod tests {
         assert!(tick[RAMP_SAMPLES..].iter().any(|&x| x.abs() > 0.3), "the tick sounds");
     }
 
-    #[test]
-    fn the_steady_path_stays_within_its_phase_bound_of_the_chirp() {
-        // A partial gliding at just under the steady limit, rendered by the steady path and,
-        // one tick at a time, as the exact chirp the limit is measured against.
-        let omega_a = 0.3f32;
-        let omega_b = omega_a + 0.99 * STEADY_OMEGA_STEP;
+    /// A partial at 0.3 rad per sample for a tick of `samples`, then gliding by `glide` rad per
+    /// sample over the next: how far that tick strays from the exact linear chirp.
+    fn error_against_the_chirp(samples: usize, glide: f32) -> f64 {
+        let (omega_a, omega_b) = (0.3f32, 0.3 + glide);
         let mut bank = OscillatorBank::with_kernel(Kernel::Portable);
-        let mut tick = [0.0; RAMP_SAMPLES];
+        let mut tick = vec![0.0; samples];
         bank.set_targets(&[omega_a], &[1.0], true);
         bank.render_tick(&mut tick);
         bank.set_targets(&[omega_b], &[1.0], false);
         bank.render_tick(&mut tick);
-        let start_phase = omega_a as f64 * RAMP_SAMPLES as f64;
-        let dw = (omega_b - omega_a) as f64 / RAMP_SAMPLES as f64;
-        let worst = tick.iter().enumerate().fold(0.0f64, |m, (n, &y)| {
+        let start_phase = omega_a as f64 * samples as f64;
+        let dw = (omega_b - omega_a) as f64 / samples as f64;
+        tick.iter().enumerate().fold(0.0f64, |m, (n, &y)| {
             let n = n as f64;
             let chirp = (start_phase + n * omega_a as f64 + dw * n * (n - 1.0) / 2.0).sin();
             m.max((y as f64 - chirp).abs())
-        });
-        let bound = (STEADY_OMEGA_STEP * RAMP_SAMPLES as f32 / 8.0) as f64;
-        assert!(worst < bound + 1e-5, "worst {worst} against the bound {bound}");
-        assert!(worst > 0.3 * bound, "the steady path was taken: worst {worst}");
+        })
+    }
+
+    #[test]
+    fn the_steady_path_stays_within_its_phase_bound_of_the_chirp() {
+        // Gliding at just under the steady limit of a ramp, and of whole ticks of two and four
+        // ramps (played as one span).
+        let bound = STEADY_PHASE_ERROR_RAD as f64;
+        for samples in [RAMP_SAMPLES, 2 * RAMP_SAMPLES, 4 * RAMP_SAMPLES] {
+            let worst = error_against_the_chirp(samples, 0.99 * steady_omega_step(samples));
+            assert!(worst < bound + 1e-5, "{samples} samples: worst {worst} against the bound {bound}");
+            assert!(worst > 0.3 * bound, "{samples} samples: the steady path was taken: worst {worst}");
+        }
+    }
+
+    #[test]
+    fn a_tick_too_fast_to_be_steady_whole_is_played_ramp_by_ramp() {
+        // Gliding by twice the whole tick's steady limit (within each ramp's): the tick is two
+        // steady ramps, each its half of the way, within the phase bound of the chirp; one
+        // steady span over the tick would stray by twice the bound.
+        let samples = 2 * RAMP_SAMPLES;
+        let worst = error_against_the_chirp(samples, 2.0 * steady_omega_step(samples));
+        assert!(worst < STEADY_PHASE_ERROR_RAD as f64 + 1e-5, "worst {worst}");
     }
 
     #[test]
