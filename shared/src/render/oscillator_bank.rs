@@ -17,6 +17,13 @@
 //! tick one ramp at a time, each to its share of the way, steady or chirping as the ramp's own
 //! step allows; fast glides (bounce, portamento) keep the exact chirp.
 //!
+//! A steady span whose sounding partials all lie at least about 60 Hz from 0 and from Nyquist
+//! (at 48 kHz; [`recurrence_min_sin`]) is played by the second-order recurrence
+//! `y[n+1] = 2 cos w y[n] - y[n-1]`, one fused multiply-add per partial per sample instead of
+//! a complex multiply, started from the phasor; the phasor itself moves on by the exact
+//! rotator (squared up to the span's length), so the recurrence's rounded coefficient strays
+//! within a span (by at most [`RECURRENCE_PHASE_ERROR_RAD`]) but never drifts across spans.
+//!
 //! Exactness over time: at every span the rotator is recomputed from the target frequency (so
 //! frequency error never accumulates) and each phasor is renormalised to unit length (so
 //! amplitude never drifts).
@@ -197,11 +204,11 @@ impl OscillatorBank {
             *sums = [0.0; SUM_WIDTH];
         }
         match self.kernel {
-            Kernel::Portable => self.render_chunks(ramps, |chirp, vectors| -> ChunkKernel {
+            Kernel::Portable => self.render_chunks(ramps, |mode, vectors| -> ChunkKernel {
                 macro_rules! pick {
-                    ($($c:literal, $v:literal);*) => { match (chirp, vectors) { $(($c, $v) => portable::rotate::<$c, $v>,)* _ => portable::rotate::<true, 4> } };
+                    ($($m:ident, $v:literal);*) => { match (mode, vectors) { $(($m, $v) => portable::rotate::<$m, $v>,)* _ => portable::rotate::<CHIRP, 4> } };
                 }
-                pick!(false, 1; false, 2; false, 3; false, 4; true, 1; true, 2; true, 3)
+                pick!(STEADY, 1; STEADY, 2; STEADY, 3; STEADY, 4; RECURRENCE, 1; RECURRENCE, 2; RECURRENCE, 3; RECURRENCE, 4; CHIRP, 1; CHIRP, 2; CHIRP, 3)
             }),
             // SAFETY: `Kernel::Avx2Fma` is only chosen where the CPU has AVX2 and FMA.
             #[cfg(target_arch = "x86_64")]
@@ -229,27 +236,27 @@ impl OscillatorBank {
     #[target_feature(enable = "avx2,fma")]
     unsafe fn render_chunks_avx2_fma(&mut self, ramps: usize) {
         // SAFETY (for the kernels): this function only runs where AVX2 and FMA are present.
-        self.render_chunks(ramps, |chirp, vectors| -> ChunkKernel {
+        self.render_chunks(ramps, |mode, vectors| -> ChunkKernel {
             macro_rules! pick {
-                ($($c:literal, $v:literal);*) => {
-                    match (chirp, vectors) {
-                        $(($c, $v) => |re, im, rot, ch, amp, sums| unsafe { avx2_fma::rotate::<$c, $v>(re, im, rot, ch, amp, sums) },)*
-                        _ => |re, im, rot, ch, amp, sums| unsafe { avx2_fma::rotate::<true, 4>(re, im, rot, ch, amp, sums) },
+                ($($m:ident, $v:literal);*) => {
+                    match (mode, vectors) {
+                        $(($m, $v) => |re, im, rot, ch, amp, sums| unsafe { avx2_fma::rotate::<$m, $v>(re, im, rot, ch, amp, sums) },)*
+                        _ => |re, im, rot, ch, amp, sums| unsafe { avx2_fma::rotate::<CHIRP, 4>(re, im, rot, ch, amp, sums) },
                     }
                 };
             }
-            pick!(false, 1; false, 2; false, 3; false, 4; true, 1; true, 2; true, 3)
+            pick!(STEADY, 1; STEADY, 2; STEADY, 3; STEADY, 4; RECURRENCE, 1; RECURRENCE, 2; RECURRENCE, 3; RECURRENCE, 4; CHIRP, 1; CHIRP, 2; CHIRP, 3)
         });
     }
 
     /// Adds every active partial's samples of a tick of `ramps` ramps into `sums`, ramping
     /// frequency and amplitude from the last targets to the new ones, chunk by chunk: a chunk
     /// steady across the tick in one span, any other one ramp at a time, each ramp its share of
-    /// the rest of the way (1/2, then all of it, for two). `kernel(chirp, vectors)` gives the
-    /// kernel for a span that chirps or not, whose active partials fill `vectors` groups of
+    /// the rest of the way (1/2, then all of it, for two). `kernel(mode, vectors)` gives the
+    /// kernel of a [`Mode`] for a span whose active partials fill `vectors` groups of
     /// [`SUM_WIDTH`] (the last chunk of 37 partials runs one group, not four).
     #[inline(always)]
-    fn render_chunks(&mut self, ramps: usize, kernel: impl Fn(bool, usize) -> ChunkKernel) {
+    fn render_chunks(&mut self, ramps: usize, kernel: impl Fn(Mode, usize) -> ChunkKernel) {
         let chunks = self.active.div_ceil(LANES);
         let tick_samples = ramps * RAMP_SAMPLES;
         let tick_step = steady_omega_step(tick_samples);
@@ -326,7 +333,7 @@ impl Phasors {
         (amp_a, amp_b): (&Lane, &Lane),
         chirp: bool,
         sums: &mut [[f32; SUM_WIDTH]],
-        kernel: &impl Fn(bool) -> ChunkKernel,
+        kernel: &impl Fn(Mode) -> ChunkKernel,
     ) {
         let inv_samples = 1.0 / sums.len() as f32;
         let mut amp_step = [0.0; LANES];
@@ -344,7 +351,7 @@ impl Phasors {
                 (chirp_im[l], chirp_re[l]) = sin_cos_small((omega_b[l] - omega_a[l]) * inv_samples);
             }
             let (rot, chirp) = ((&rot_re, &rot_im), (&chirp_re, &chirp_im));
-            kernel(true)(&mut self.re, &mut self.im, rot, chirp, amps, sums);
+            kernel(CHIRP)(&mut self.re, &mut self.im, rot, chirp, amps, sums);
         } else {
             for l in 0..LANES {
                 // The constant frequency whose phase after the span is the chirp's:
@@ -353,7 +360,44 @@ impl Phasors {
                 (rot_im[l], rot_re[l]) = sin_cos_0_to_pi(omega);
             }
             let rot = (&rot_re, &rot_im);
-            kernel(false)(&mut self.re, &mut self.im, rot, rot, amps, sums);
+            // The recurrence where every sounding partial is far enough from 0 and Nyquist
+            // for its coefficient (see `recurrence_min_sin`); counted, not searched (SIMD).
+            let min_sin = recurrence_min_sin(sums.len());
+            let fits: u32 =
+                (0..LANES).map(|l| u32::from(rot_im[l] >= min_sin || (amp_a[l] == 0.0 && amp_b[l] == 0.0))).sum();
+            if fits == LANES as u32 && sums.len().is_power_of_two() {
+                // y[n+1] = 2 c y[n] - y[n-1] plays sin(phase + w' n) for w' = acos(c), started
+                // from the phasor one sample back along w'. `c` is the rotator's angle's cosine
+                // to half an ulp, from its sine (the rotator's cosine is good to an ulp only
+                // away from 0 and π, where the recurrence is most sensitive to it), and the
+                // start's sine comes from (1 - c)(1 + c), exact to an ulp at both ends.
+                let mut coefficient = [0.0; LANES];
+                let (mut before, mut now) = ([0.0; LANES], self.im);
+                for l in 0..LANES {
+                    let (rc, rs) = (rot_re[l], rot_im[l]);
+                    let c = if rc >= 0.0 { 1.0 - rs * rs / (1.0 + rc) } else { rs * rs / (1.0 - rc) - 1.0 };
+                    let s = ((1.0 - c) * (1.0 + c)).sqrt();
+                    coefficient[l] = 2.0 * c;
+                    before[l] = self.im[l] * c - self.re[l] * s;
+                }
+                let k = (&coefficient, &coefficient);
+                kernel(RECURRENCE)(&mut before, &mut now, k, k, amps, sums);
+                // The phasor moves on by the exact rotator to the span's length: squared
+                // log2(N) times, so the frequency is the rotator's, not the coefficient's.
+                let (mut by_re, mut by_im) = (rot_re, rot_im);
+                for _ in 0..sums.len().trailing_zeros() {
+                    for l in 0..LANES {
+                        (by_re[l], by_im[l]) = (by_re[l] * by_re[l] - by_im[l] * by_im[l], 2.0 * by_re[l] * by_im[l]);
+                    }
+                }
+                for l in 0..LANES {
+                    let (re, im) = (self.re[l], self.im[l]);
+                    self.re[l] = re * by_re[l] - im * by_im[l];
+                    self.im[l] = re * by_im[l] + im * by_re[l];
+                }
+            } else {
+                kernel(STEADY)(&mut self.re, &mut self.im, rot, rot, amps, sums);
+            }
         }
         // Renormalise: one Newton step towards |p| = 1 (the error per span is ~1e-7).
         for l in 0..LANES {
@@ -365,21 +409,48 @@ impl Phasors {
     }
 }
 
+/// How a kernel moves a chunk's partials (a const parameter of the kernels).
+type Mode = u8;
+/// Phasors turned by a fixed rotator every sample.
+const STEADY: Mode = 0;
+/// Phasors turned by a rotator that itself turns by the chirp every sample.
+const CHIRP: Mode = 1;
+/// A steady span as the second-order recurrence `y[n+1] = k y[n] - y[n-1]`: one fused
+/// multiply-add per partial per sample instead of a complex multiply. The kernel's phasor
+/// arguments are then `(y[n-1], y[n])` and the rotator's real part is `k`.
+const RECURRENCE: Mode = 2;
+
+/// Most phase, radians, by which the recurrence's sine may stray within a span from the
+/// rotator's: its frequency is `acos(c)` of the rounded cosine `c`, off by up to
+/// `3e-8 / sin w` per sample (half an ulp of `c` near 1), while the phasor moves on by the
+/// exact rotator. Added to [`STEADY_PHASE_ERROR_RAD`], a steady partial stays within
+/// 1.25e-3 rad of the chirp.
+pub const RECURRENCE_PHASE_ERROR_RAD: f32 = 2.5e-4;
+
+/// Smallest `sin w` of a sounding partial that the recurrence plays over a span of
+/// `samples` within [`RECURRENCE_PHASE_ERROR_RAD`]: about 60 Hz (and as far below Nyquist) at
+/// 48 kHz over a 64-sample tick. Spans with a partial closer to 0 or Nyquist keep the rotator.
+#[inline(always)]
+pub fn recurrence_min_sin(samples: usize) -> f32 {
+    3.0e-8 * samples as f32 / RECURRENCE_PHASE_ERROR_RAD
+}
+
 /// A chunk's rotator (real, imaginary parts), or its chirp.
 type Rotation<'a> = (&'a Lane, &'a Lane);
 
 /// A chunk's amplitude at the tick's start and its step per sample.
 type AmpRamp<'a> = (&'a Lane, &'a Lane);
 
-/// Renders one tick of a chunk into the per-sample sums, advancing the phasors `(re, im)` by the
-/// rotator every sample; a chirp kernel also turns the rotator by the chirp every sample (a
-/// steady one ignores the chirp). A kernel of `V` groups reads and advances the first
+/// Renders one span of a chunk into the per-sample sums, advancing the phasors `(re, im)` by
+/// the rotator every sample; a chirp kernel also turns the rotator by the chirp every sample (a
+/// steady one ignores the chirp; a recurrence one reads `(re, im)` as `(y[n-1], y[n])` and the
+/// rotator's real part as the coefficient). A kernel of `V` groups reads and advances the first
 /// `V * SUM_WIDTH` partials of the chunk only (the rest are silent).
 type ChunkKernel = fn(&mut Lane, &mut Lane, Rotation, Rotation, AmpRamp, &mut [[f32; SUM_WIDTH]]);
 
 /// The reference kernels: plain IEEE multiplies and adds, in the order the fast kernels follow.
 mod portable {
-    use super::{AmpRamp, Lane, Rotation, SUM_WIDTH};
+    use super::{AmpRamp, Lane, Mode, Rotation, CHIRP, RECURRENCE, SUM_WIDTH};
 
     /// Folds one sample's products `amp * im` of the first `V` groups into its [`SUM_WIDTH`]
     /// running sums.
@@ -401,9 +472,9 @@ mod portable {
         (*re, *im) = (next_re, next_im);
     }
 
-    /// One complex multiply per partial per sample, two with `CHIRP` (the rotator itself turns
-    /// by `chirp` every sample: an exact linear chirp).
-    pub(super) fn rotate<const CHIRP: bool, const V: usize>(
+    /// One complex multiply per partial per sample, two for a chirp (the rotator itself turns
+    /// by `chirp` every sample: an exact linear chirp), one multiply-add for the recurrence.
+    pub(super) fn rotate<const MODE: Mode, const V: usize>(
         re: &mut Lane,
         im: &mut Lane,
         (rot_re, rot_im): Rotation,
@@ -415,8 +486,12 @@ mod portable {
         for sample_sums in sums.iter_mut() {
             accumulate::<V>(sample_sums, &amp, im);
             for l in 0..V * SUM_WIDTH {
-                turn(&mut re[l], &mut im[l], rot_re[l], rot_im[l]);
-                if CHIRP {
+                if MODE == RECURRENCE {
+                    (re[l], im[l]) = (im[l], rot_re[l] * im[l] - re[l]);
+                } else {
+                    turn(&mut re[l], &mut im[l], rot_re[l], rot_im[l]);
+                }
+                if MODE == CHIRP {
                     turn(&mut rot_re[l], &mut rot_im[l], chirp_re[l], chirp_im[l]);
                 }
                 amp[l] += amp_step[l];
@@ -431,7 +506,7 @@ mod portable {
 mod avx2_fma {
     use std::arch::x86_64::*;
 
-    use super::{AmpRamp, Lane, Rotation, SUM_WIDTH};
+    use super::{AmpRamp, Lane, Mode, Rotation, CHIRP, RECURRENCE, SUM_WIDTH};
 
     /// The first `V` groups of a chunk, one register each.
     type Vectors<const V: usize> = [__m256; V];
@@ -460,7 +535,7 @@ mod avx2_fma {
 
     /// [`super::portable::rotate`] in AVX2 + FMA.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn rotate<const CHIRP: bool, const V: usize>(
+    pub(super) unsafe fn rotate<const MODE: Mode, const V: usize>(
         re: &mut Lane,
         im: &mut Lane,
         (rot_re, rot_im): Rotation,
@@ -480,8 +555,12 @@ mod avx2_fma {
                 }
                 _mm256_storeu_ps(sample_sums.as_mut_ptr(), s);
                 for q in 0..V {
-                    (re_v[q], im_v[q]) = turn(re_v[q], im_v[q], rot_re[q], rot_im[q]);
-                    if CHIRP {
+                    if MODE == RECURRENCE {
+                        (re_v[q], im_v[q]) = (im_v[q], _mm256_fmsub_ps(rot_re[q], im_v[q], re_v[q]));
+                    } else {
+                        (re_v[q], im_v[q]) = turn(re_v[q], im_v[q], rot_re[q], rot_im[q]);
+                    }
+                    if MODE == CHIRP {
                         (rot_re[q], rot_im[q]) = turn(rot_re[q], rot_im[q], chirp_re[q], chirp_im[q]);
                     }
                     amp[q] = _mm256_add_ps(amp[q], amp_step[q]);
@@ -720,6 +799,34 @@ mod tests {
         let samples = 2 * RAMP_SAMPLES;
         let worst = error_against_the_chirp(samples, 2.0 * steady_omega_step(samples));
         assert!(worst < STEADY_PHASE_ERROR_RAD as f64 + 1e-5, "worst {worst}");
+    }
+
+    #[test]
+    fn held_partials_keep_their_phase_near_and_beyond_the_recurrences_limits() {
+        // Held partials inside the recurrence's range, at its edges near 0 and Nyquist, and
+        // below it (where the rotator plays them), for twenty 64-sample ticks against the exact
+        // sinusoid: within the recurrence's bound plus the rotator's rounding over the run.
+        let samples = 2 * RAMP_SAMPLES;
+        let edge = recurrence_min_sin(samples).asin();
+        let omegas =
+            [1.001 * edge, 0.999 * edge, 0.25 * edge, 0.05 * edge, 0.3, 1.3, std::f32::consts::PI - 1.001 * edge];
+        for kernel in [Kernel::Portable, Kernel::best()] {
+            for omega in omegas {
+                let mut bank = OscillatorBank::with_kernel(kernel);
+                let mut tick = vec![0.0; samples];
+                let mut worst = 0.0f64;
+                for t in 0..20 {
+                    bank.set_targets(&[omega], &[1.0], t == 0);
+                    bank.render_tick(&mut tick);
+                    // (The first tick fades the partial in.)
+                    for (n, &y) in tick.iter().enumerate().filter(|_| t > 0) {
+                        let exact = ((t * samples + n) as f64 * omega as f64).sin();
+                        worst = worst.max((y as f64 - exact).abs());
+                    }
+                }
+                assert!(worst < (RECURRENCE_PHASE_ERROR_RAD + 2.0e-4) as f64, "{kernel:?}, w {omega}: worst {worst}");
+            }
+        }
     }
 
     #[test]
