@@ -51,17 +51,15 @@ pub struct NoiseResponse {
     top_hz: f32,
     /// The last band spacing, Hz (the length of the fall above the last centre).
     last_spacing_hz: f32,
-}
-
-/// `(g1 - g0) / (h1 - h0)`, 0 where the points meet (or are out of order).
-#[inline(always)]
-fn slope(h0: f32, h1: f32, g0: f32, g1: f32) -> f32 {
-    let span = h1 - h0;
-    if span > 0.0 {
-        (g1 - g0) / span
-    } else {
-        0.0
-    }
+    /// `1 / (next point - point)`, 0 where the points meet (or are out of order).
+    inv_span: [f32; MAX_POINTS],
+    /// The centres the points were placed for, and how many (`usize::MAX`: none kept). The
+    /// points depend on the centres only, which a CSV's fixed bands and a held note repeat
+    /// frame after frame: the same centres, bit for bit, keep them.
+    geometry: ([f32; MAX_NOISE_BANDS], usize),
+    /// The first bin at or above each point, for the bin spacing and count in the key (bits
+    /// of `bin_hz`, bins); `None` once the points move.
+    first_bins: ([i32; MAX_POINTS], Option<(u32, usize)>),
 }
 
 impl std::fmt::Debug for NoiseResponse {
@@ -80,6 +78,9 @@ impl Default for NoiseResponse {
             padded: [0.0; MAX_NOISE_BANDS + 2 * PAD],
             top_hz: 0.0,
             last_spacing_hz: 1e-3,
+            inv_span: [0.0; MAX_POINTS],
+            geometry: ([0.0; MAX_NOISE_BANDS], usize::MAX),
+            first_bins: ([0; MAX_POINTS], None),
         }
     }
 }
@@ -96,6 +97,7 @@ impl NoiseResponse {
             0 => {
                 self.points = 0;
                 self.top_hz = 0.0;
+                self.geometry.1 = usize::MAX;
             }
             1 => {
                 // One band is flat (there is no filter to window).
@@ -103,6 +105,7 @@ impl NoiseResponse {
                 self.gain[0] = mags[0];
                 self.points = 1;
                 self.top_hz = f32::INFINITY;
+                self.geometry.1 = usize::MAX;
             }
             _ => self.set_bands(centres_hz, mags),
         }
@@ -130,32 +133,51 @@ impl NoiseResponse {
                 self.padded[i] = mags[k];
             }
         }
+        self.points = 2 * bands - 1;
+        let last_point = self.points - 1;
+        // Every value compared, without a branch per value (so in SIMD).
+        let (kept, kept_bands) = (&self.geometry.0, self.geometry.1);
+        let same = kept_bands == bands
+            && kept[..bands].iter().zip(centres_hz).fold(0u32, |d, (a, b)| d | (a.to_bits() ^ b.to_bits())) == 0;
+        if !same {
+            // Each centre and the midpoint after it, as pairs with no branch (so in SIMD); the
+            // last centre has no midpoint after it.
+            let pairs = self.point_hz[..2 * (bands - 1)].chunks_exact_mut(2).enumerate();
+            for (b, hz) in pairs {
+                hz[0] = centres_hz[b];
+                hz[1] = 0.5 * (centres_hz[b] + centres_hz[b + 1]);
+            }
+            self.point_hz[last_point] = centres_hz[bands - 1];
+            let hz = &self.point_hz[..=last_point];
+            for (inv, h) in self.inv_span[..last_point].iter_mut().zip(hz.windows(2)) {
+                let span = h[1] - h[0];
+                *inv = if span > 0.0 { 1.0 / span } else { 0.0 };
+            }
+            self.inv_span[last_point] = 0.0;
+            let (before, last) = (centres_hz[bands - 2], centres_hz[bands - 1]);
+            self.last_spacing_hz = (last - before).max(1e-3);
+            self.top_hz = last + self.last_spacing_hz;
+            self.geometry.0[..bands].copy_from_slice(centres_hz);
+            self.geometry.1 = bands;
+            self.first_bins.1 = None;
+        }
         let m = &self.padded;
         let [k0, k1, k2] = MIDPOINT_KERNEL;
         let centre_gain = |i: usize| 0.25 * (m[i - 1] + m[i + 1]) + 0.5 * m[i];
-        // Each centre and the midpoint after it, as pairs with no branch (so in SIMD); the
-        // last centre has no midpoint after it.
-        let pairs = self.point_hz[..2 * (bands - 1)].chunks_exact_mut(2).zip(self.gain.chunks_exact_mut(2));
-        for (b, (hz, gain)) in pairs.enumerate() {
+        // Each centre's gain and the midpoint's after it, as pairs (so in SIMD).
+        for (b, gain) in self.gain[..2 * (bands - 1)].chunks_exact_mut(2).enumerate() {
             let i = b + PAD;
-            hz[0] = centres_hz[b];
             gain[0] = centre_gain(i);
-            hz[1] = 0.5 * (centres_hz[b] + centres_hz[b + 1]);
             gain[1] = k0 * (m[i] + m[i + 1]) + k1 * (m[i - 1] + m[i + 2]) + k2 * (m[i - 2] + m[i + 3]);
         }
-        self.point_hz[2 * (bands - 1)] = centres_hz[bands - 1];
-        self.gain[2 * (bands - 1)] = centre_gain(bands - 1 + PAD);
-        self.points = 2 * bands - 1;
-        let last_point = self.points - 1;
-        let (hz, gain) = (&self.point_hz[..=last_point], &self.gain[..=last_point]);
-        let segments = hz.windows(2).zip(gain.windows(2));
-        for (s, (h, g)) in self.slope[..last_point].iter_mut().zip(segments) {
-            *s = slope(h[0], h[1], g[0], g[1]);
+        self.gain[last_point] = centre_gain(bands - 1 + PAD);
+        // Gain per hertz to the next point (0 after the last, and where points meet).
+        let gain = &self.gain[..=last_point];
+        let segments = gain.windows(2).zip(&self.inv_span[..last_point]);
+        for (s, (g, &inv)) in self.slope[..last_point].iter_mut().zip(segments) {
+            *s = (g[1] - g[0]) * inv;
         }
         self.slope[last_point] = 0.0;
-        let (before, last) = (centres_hz[bands - 2], centres_hz[bands - 1]);
-        self.last_spacing_hz = (last - before).max(1e-3);
-        self.top_hz = last + self.last_spacing_hz;
     }
 
     /// The gain at every bin of `gains`, bin `k` at `k * bin_hz`, filled segment by segment
@@ -163,22 +185,27 @@ impl NoiseResponse {
     /// reading one frequency at a time).
     // Inlined into the renderer's tick, which is compiled for AVX2 where the CPU has it.
     #[inline(always)]
-    pub fn fill_bins(&self, bin_hz: f32, gains: &mut [f32]) {
+    pub fn fill_bins(&mut self, bin_hz: f32, gains: &mut [f32]) {
         let n = gains.len();
         if self.points <= 1 {
             gains.fill(if self.points == 1 { self.gain[0] } else { 0.0 });
             return;
         }
         let last = self.points - 1;
-        let (hz, gain, slope) = (&self.point_hz[..=last], &self.gain[..=last], &self.slope[..=last]);
-        // The first bin at or above each point (`n` if none), all points at once in SIMD.
-        let inv_bin_hz = 1.0 / bin_hz;
-        let top = n as f32;
-        // (Through `i32`, which converts in SIMD; `u32` does not before AVX-512.)
-        let mut first_bins = [0i32; MAX_POINTS];
-        for (first, &h) in first_bins[..=last].iter_mut().zip(hz) {
-            *first = (h * inv_bin_hz).ceil().clamp(0.0, top) as i32;
+        // The first bin at or above each point (`n` if none), all points at once in SIMD, for
+        // as long as the points stay where they are.
+        let key = Some((bin_hz.to_bits(), n));
+        if self.first_bins.1 != key {
+            let inv_bin_hz = 1.0 / bin_hz;
+            let top = n as f32;
+            // (Through `i32`, which converts in SIMD; `u32` does not before AVX-512.)
+            for (first, &h) in self.first_bins.0[..=last].iter_mut().zip(&self.point_hz[..=last]) {
+                *first = (h * inv_bin_hz).ceil().clamp(0.0, top) as i32;
+            }
+            self.first_bins.1 = key;
         }
+        let first_bins = &self.first_bins.0;
+        let (hz, gain, slope) = (&self.point_hz[..=last], &self.gain[..=last], &self.slope[..=last]);
         // Bins are counted in `i32` for the same reason (a frame has far fewer than 2^31).
         let mut k = first_bins[0] as usize;
         gains[..k].fill(gain[0]);
@@ -339,7 +366,12 @@ mod tests {
         let even: Vec<f32> = (0..65).map(|b| b as f32 * 125.0).collect();
         let stretched: Vec<f32> = (0..65).map(|b| 260.0 * ((b as f32 * 125.0 + 60.0) / 260.0).powf(1.3)).collect();
         let mags: Vec<f32> = (0..65).map(|b| ((b * 7919 + 13) % 97) as f32 / 96.0).collect();
-        for (name, centres, bins) in [("even", &even, 193), ("stretched", &stretched, 193), ("few bins", &even, 20)] {
+        // One response through every case in turn, as a voice's frames go (the points of the
+        // last frame are kept while the centres hold), against a fresh one for each.
+        let mut reused = NoiseResponse::default();
+        let cases =
+            [("even", &even, 193), ("stretched", &stretched, 193), ("few bins", &even, 20), ("even", &even, 193)];
+        for (name, centres, bins) in cases {
             let mut response = NoiseResponse::default();
             response.set(centres, &mags);
             let mut filled = vec![f32::NAN; bins];
@@ -349,6 +381,10 @@ mod tests {
                 let want = response.at(k as f32 * 125.0, &mut cursor);
                 assert!((g - want).abs() <= 1e-6, "{name}: bin {k}: {g} vs {want}");
             }
+            reused.set(centres, &mags);
+            let mut again = vec![f32::NAN; bins];
+            reused.fill_bins(125.0, &mut again);
+            assert_eq!(again, filled, "{name}: a reused response");
         }
         let mut response = NoiseResponse::default();
         response.set(&[500.0], &[0.3]);
