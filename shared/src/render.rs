@@ -630,6 +630,14 @@ fn anchor_for(envelope: &Envelope, pos: FramePosition, mode: AnchorMode, ratio: 
     }
 }
 
+/// Whether `a` and `b` hold the same values bit for bit (the memos' test that a held note's
+/// inputs repeat). Every value is compared, without a branch per value (so in SIMD): a held
+/// note's are all equal, and a search that stops at the first difference costs a branch each.
+#[inline(always)]
+fn same_bits(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u32, |d, (x, y)| d | (x.to_bits() ^ y.to_bits())) == 0
+}
+
 #[inline]
 fn lerp(a: f32, b: f32, t: f32) -> f32 {
     a + t * (b - a)

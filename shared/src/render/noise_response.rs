@@ -135,10 +135,8 @@ impl NoiseResponse {
         }
         self.points = 2 * bands - 1;
         let last_point = self.points - 1;
-        // Every value compared, without a branch per value (so in SIMD).
         let (kept, kept_bands) = (&self.geometry.0, self.geometry.1);
-        let same = kept_bands == bands
-            && kept[..bands].iter().zip(centres_hz).fold(0u32, |d, (a, b)| d | (a.to_bits() ^ b.to_bits())) == 0;
+        let same = kept_bands == bands && super::same_bits(&kept[..bands], centres_hz);
         if !same {
             // Each centre and the midpoint after it, as pairs with no branch (so in SIMD); the
             // last centre has no midpoint after it.

@@ -203,27 +203,25 @@ impl OscillatorBank {
         for sums in self.sums[..samples].iter_mut() {
             *sums = [0.0; SUM_WIDTH];
         }
+        let out_sums = &mut out[..samples];
         match self.kernel {
-            Kernel::Portable => self.render_chunks(ramps, |mode, vectors| -> ChunkKernel {
-                macro_rules! pick {
-                    ($($m:ident, $v:literal);*) => { match (mode, vectors) { $(($m, $v) => portable::rotate::<$m, $v>,)* _ => portable::rotate::<CHIRP, 4> } };
-                }
-                pick!(STEADY, 1; STEADY, 2; STEADY, 3; STEADY, 4; RECURRENCE, 1; RECURRENCE, 2; RECURRENCE, 3; RECURRENCE, 4; CHIRP, 1; CHIRP, 2; CHIRP, 3)
-            }),
-            // SAFETY: `Kernel::Avx2Fma` is only chosen where the CPU has AVX2 and FMA.
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2Fma => unsafe { self.render_chunks_avx2_fma(ramps) },
-        }
-        let sums = &self.sums[..samples];
-        match self.kernel {
-            // SAFETY: `Kernel::Avx2Fma` is only chosen where the CPU has AVX2 and FMA.
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2Fma => unsafe { avx2_fma::sum_rows(sums, &mut out[..samples]) },
-            _ => {
-                for (o, sums) in out.iter_mut().zip(sums) {
+            Kernel::Portable => {
+                self.render_chunks(ramps, |mode, vectors| -> ChunkKernel {
+                    macro_rules! pick {
+                        ($($m:ident, $v:literal);*) => { match (mode, vectors) { $(($m, $v) => portable::rotate::<$m, $v>,)* _ => portable::rotate::<CHIRP, 4> } };
+                    }
+                    pick!(STEADY, 1; STEADY, 2; STEADY, 3; STEADY, 4; RECURRENCE, 1; RECURRENCE, 2; RECURRENCE, 3; RECURRENCE, 4; CHIRP, 1; CHIRP, 2; CHIRP, 3)
+                });
+                for (o, sums) in out_sums.iter_mut().zip(&self.sums) {
                     *o = crate::fast_math::sum_of_lanes(sums);
                 }
             }
+            // SAFETY: `Kernel::Avx2Fma` is only chosen where the CPU has AVX2 and FMA.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2Fma => unsafe {
+                self.render_chunks_avx2_fma(ramps);
+                avx2_fma::sum_rows(&self.sums[..samples], out_sums);
+            },
         }
         out[samples..].fill(0.0);
         while self.active > 0 && self.amp_now[self.active - 1] == 0.0 && self.amp_target[self.active - 1] == 0.0 {

@@ -123,13 +123,10 @@ impl StretchMemo {
             stretch_all_hz(freqs_hz, anchor_hz, stretch);
             return;
         }
-        // Every value compared, without a branch per value (so in SIMD): a held note's are all
-        // equal, and a search that stops at the first difference costs a branch each.
-        let same = |a: &[f32], b: &[f32]| a.iter().zip(b).fold(0u32, |d, (x, y)| d | (x.to_bits() ^ y.to_bits())) == 0;
         if self.len == n
             && self.anchor_hz.to_bits() == anchor_hz.to_bits()
             && self.stretch.to_bits() == stretch.to_bits()
-            && same(&self.input[..n], freqs_hz)
+            && super::same_bits(&self.input[..n], freqs_hz)
         {
             freqs_hz.copy_from_slice(&self.output[..n]);
             return;
