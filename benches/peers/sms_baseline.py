@@ -21,10 +21,11 @@ as a fraction of the distance from silence to the recording: 0 is identical, 1 i
 
 Usage:
     python3 benches/peers/sms_baseline.py take.flac -o take_sms.wav     (the baseline's resynthesis)
-    python3 benches/peers/sms_baseline.py --score examples/varied/*.flac [--ddsp target/release/ddsp]
+    python3 benches/peers/sms_baseline.py --score examples/varied/*.flac [--ddsp target/release/ddsp] [--floor]
 The second runs the baseline and `ddsp analyze` + `ddsp render` (defaults) on each file and prints
 both scores and their ratio, by this distance and by `ddsp eval`'s (at the file's own rate, not
-normalised); `--golden examples/varied/sms_baseline.csv` also writes the baseline's `ddsp eval`
+normalised); `--floor` adds the distance between two renders of the same analysis with different
+noise seeds, the part of any noise model's distance that is the noise's randomness alone; `--golden examples/varied/sms_baseline.csv` also writes the baseline's `ddsp eval`
 distances, which trainer/tests/analysis_vs_sms.rs holds `ddsp analyze` to.
 """
 import argparse
@@ -253,6 +254,12 @@ def main():
     p.add_argument("--score", action="store_true")
     p.add_argument("--ddsp", default="target/release/ddsp")
     p.add_argument("--golden", help="with --score: also write each file's SMS distance (ddsp eval's) to this CSV")
+    p.add_argument(
+        "--floor",
+        action="store_true",
+        help="with --score: also render the analysis with a second noise seed and print the distance between"
+        " the two renders (how much of the distance is the noise's randomness alone)",
+    )
     args = p.parse_args()
     if not args.score:
         x, rate = read_mono(args.inputs[0])
@@ -260,7 +267,10 @@ def main():
         return
     golden = []
     print(f"{'':<18} {'numpy distance at 16 kHz / silence':^38} {'ddsp eval distance at the file rate':^38}")
-    print(f"{'recording':<18} {'SMS':>12} {'ddsp':>12} {'ddsp/SMS':>12} {'SMS':>12} {'ddsp':>12} {'ddsp/SMS':>12}")
+    floor_head = f" {'seed 1 vs 2':>12} {'(/ SMS)':>12}" if args.floor else ""
+    print(
+        f"{'recording':<18} {'SMS':>12} {'ddsp':>12} {'ddsp/SMS':>12} {'SMS':>12} {'ddsp':>12} {'ddsp/SMS':>12}{floor_head}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         run = lambda *a: subprocess.run([args.ddsp, *a], check=True, capture_output=True, text=True).stdout
         evaluate = lambda ref, cand: json.loads(run("eval", "--reference", ref, "--candidate", cand, "--json"))[
@@ -279,9 +289,17 @@ def main():
             ours = score(x, rate, *read_mono(wav))
             sms_eval, ours_eval = evaluate(path, sms_wav), evaluate(path, wav)
             golden.append((name, sms_eval))
+            floor = ""
+            if args.floor:
+                wav2 = os.path.join(tmp, name + "_seed2.wav")
+                run("render", csv, "-o", wav2, "--sample-rate", str(rate), "--seed", "2")
+                r = resample(x, rate, SCORE_RATE)
+                seeds = [resample(read_mono(w)[0], rate, SCORE_RATE) for w in (wav, wav2)]
+                between = mss(*seeds) / mss(r, np.zeros_like(r))
+                floor = f" {between:>12.4f} {between / sms:>12.3f}"
             print(
                 f"{name:<18} {sms:>12.4f} {ours:>12.4f} {ours / sms:>12.3f}"
-                f" {sms_eval:>12.3f} {ours_eval:>12.3f} {ours_eval / sms_eval:>12.3f}"
+                f" {sms_eval:>12.3f} {ours_eval:>12.3f} {ours_eval / sms_eval:>12.3f}{floor}"
             )
             sys.stdout.flush()
     if args.golden:

@@ -198,7 +198,12 @@ impl NoiseResponse {
             let top = n as f32;
             // (Through `i32`, which converts in SIMD; `u32` does not before AVX-512.)
             for (first, &h) in self.first_bins.0[..=last].iter_mut().zip(&self.point_hz[..=last]) {
-                *first = (h * inv_bin_hz).ceil().clamp(0.0, top) as i32;
+                // `max` then `min` (not `clamp`): NaN becomes 0, so every value is in range.
+                #[allow(clippy::manual_clamp)]
+                let bin = (h * inv_bin_hz).ceil().max(0.0).min(top);
+                // SAFETY: `bin` is finite and in 0..=n, far inside `i32`. The unchecked
+                // conversion is one SIMD instruction; `as` (saturating, NaN to 0) is scalar.
+                *first = unsafe { bin.to_int_unchecked::<i32>() };
             }
             self.first_bins.1 = key;
         }
