@@ -277,8 +277,11 @@ pub fn spread_gains(source_hz: &[f32], moved_hz: &[f32], min_spacing_hz: f32, ga
         return;
     }
     let factor = |source: f32, moved: f32| {
-        if source > 0.0 && moved > 0.0 && source.is_finite() && moved.is_finite() {
-            (source / moved.max(min_spacing_hz)).sqrt()
+        // Computed for every band and then chosen (no branch per band, so in SIMD).
+        let spread = (source / moved.max(min_spacing_hz)).sqrt();
+        let usable = (source > 0.0) & (moved > 0.0) & source.is_finite() & moved.is_finite();
+        if usable {
+            spread
         } else {
             1.0
         }
@@ -408,5 +411,27 @@ mod tests {
         // Two bands mirror into each other: the window averages them.
         response.set(&[0.0, 100.0], &[1.0, 3.0]);
         assert_eq!(response.at(0.0, &mut 0), 2.0);
+    }
+
+    #[test]
+    fn moved_bands_keep_their_power_and_unusable_spacings_keep_their_level() {
+        let source = [100.0, 200.0, 300.0, 400.0];
+        let mut gains = [0.0; 4];
+        // An octave up: every band twice as wide, half as dense in power.
+        let octave_up = source.map(|f| 2.0 * f);
+        spread_gains(&source, &octave_up, 1.0, &mut gains);
+        for g in gains {
+            assert!((g - 0.5f32.sqrt()).abs() < 1e-6, "{gains:?}");
+        }
+        // Squeezed to 1 Hz apart: no denser than at the smallest spacing a frame resolves.
+        let squeezed = [100.0, 101.0, 102.0, 103.0];
+        spread_gains(&source, &squeezed, 25.0, &mut gains);
+        for g in gains {
+            assert!((g - 2.0).abs() < 1e-6, "{gains:?}");
+        }
+        // Moved spacings that do not rise (reversed, equal, NaN) leave the band's level as it was.
+        let unusable = [400.0, 300.0, 300.0, f32::NAN];
+        spread_gains(&source, &unusable, 1.0, &mut gains);
+        assert_eq!(gains, [1.0; 4]);
     }
 }
