@@ -12,10 +12,11 @@
 //! 3. a second, longer window (ten periods, so bins remain between the partials; 12.5 ms in
 //!    unvoiced frames, so consonants and onsets keep their timing) measures the noise: the bins
 //!    under every harmonic's main lobe are removed and each noise band's magnitude is the
-//!    median power of the remaining bins around its centre, a noise floor that the partials
-//!    standing out of it (unresolved, or above the last harmonic) do not raise (bands with no
-//!    bin left are interpolated from their neighbours), scaled so the renderer's filtered noise
-//!    reproduces that power;
+//!    median power of the remaining bins around its centre, a noise floor that unresolved
+//!    partials standing out of it do not raise (bands with no bin left are interpolated from
+//!    their neighbours), scaled so the renderer's filtered noise reproduces that power. Above
+//!    the last harmonic a band is the mean power of its bins instead: the partials that go on
+//!    up there have no harmonic row, and are kept as noise of their power;
 //! 4. unvoiced frames carry noise only (harmonic amplitudes 0).
 //!
 //! Window lengths follow each frame's f0 (the harmonic window of a cello's low C is 92 ms; above
@@ -75,8 +76,8 @@ const SEARCH_HALF_WIDTH_F0: f32 = 0.3;
 const MAX_PARTIAL_DRIFT: f32 = 0.01;
 /// A band's noise is the median power of its unmasked bins over ln 2 (the median of white
 /// noise's exponentially distributed bin powers is ln 2 of their mean), so the unresolved
-/// partials, sidelobes and partials above the last harmonic that stand out of it do not raise
-/// it. In voiced frames the bins between partials still carry some of their energy (vibrato,
+/// partials and sidelobes that stand out of it do not raise it (above the last harmonic the
+/// mean is taken instead, see `FrameAnalyser::measure_noise`). In voiced frames the bins between partials still carry some of their energy (vibrato,
 /// bow and breath modulation): the floor there is taken 1.5 dB lower (chosen on the varied set
 /// of examples/varied, where 0.55 to 0.85 all score within 1 %).
 const VOICED_NOISE_FLOOR_SCALE: f64 = 0.7;
@@ -279,9 +280,12 @@ impl FrameAnalyser {
         self.mask_harmonics(freqs, amps);
         let b = self.noise_band_count;
         let floor_scale = if voiced { VOICED_NOISE_FLOOR_SCALE } else { 1.0 };
+        // Above the last harmonic (voiced frames only: unvoiced ones have no partials).
+        let partials_end_hz = if voiced { freqs[h - 1] } else { f32::INFINITY };
         self.measure_noise(
             window_power,
             floor_scale,
+            partials_end_hz,
             &mut out.band_centres_hz[i * b..(i + 1) * b],
             &mut out.band_mags[i * b..(i + 1) * b],
         );
@@ -368,8 +372,18 @@ impl FrameAnalyser {
 
     /// Noise band magnitudes from the unmasked bins around each band centre: their median
     /// power over ln 2 times `floor_scale` (see [`VOICED_NOISE_FLOOR_SCALE`]), or their mean
-    /// when a band holds fewer than 3 of them.
-    fn measure_noise(&mut self, window_power: f64, floor_scale: f64, centres: &mut [f32], mags: &mut [f32]) {
+    /// when a band holds fewer than 3 of them. A band wholly above `partials_end_hz` (the last
+    /// harmonic's frequency) takes the mean power of its bins: the partials that go on above
+    /// the last harmonic are measured by no harmonic row, so they are kept as noise of their
+    /// power rather than dropped with the peaks a median ignores.
+    fn measure_noise(
+        &mut self,
+        window_power: f64,
+        floor_scale: f64,
+        partials_end_hz: f32,
+        centres: &mut [f32],
+        mags: &mut [f32],
+    ) {
         let count = centres.len();
         let bin_hz = f64::from(self.bin_hz());
         let sr = f64::from(self.sample_rate_hz);
@@ -383,9 +397,10 @@ impl FrameAnalyser {
             self.band_bins
                 .extend((lo..=hi.max(lo)).filter(|&k| k <= last_bin && !self.masked[k]).map(|k| self.power[k]));
             let n = self.band_bins.len();
+            let above_partials = lo as f64 * bin_hz > f64::from(partials_end_hz);
             self.band_power[b] = match n {
                 0 => None,
-                1 | 2 => Some(self.band_bins.iter().sum::<f64>() / n as f64),
+                _ if above_partials || n < 3 => Some(self.band_bins.iter().sum::<f64>() / n as f64),
                 _ => {
                     let (_, median, _) = self.band_bins.select_nth_unstable_by(n / 2, f64::total_cmp);
                     Some(*median / std::f64::consts::LN_2 * floor_scale)
@@ -507,6 +522,38 @@ mod tests {
         assert!(voiced_frames < env.frame_count() / 20, "{voiced_frames} voiced frames in noise");
         let mean: f32 = env.band_mags.iter().sum::<f32>() / env.band_mags.len() as f32;
         assert!((mean / magnitude - 1.0).abs() < 0.15, "mean band magnitude {mean}, want {magnitude}");
+    }
+
+    #[test]
+    fn partials_above_the_last_harmonic_are_kept_as_noise_of_their_power() {
+        // 35 equal partials of a 200 Hz tone, read with 10 harmonic rows (up to 2 kHz), over a
+        // faint noise floor 50 dB down.
+        let (sr, f0, amp) = (16000u32, 200.0f64, 0.02f64);
+        let floor = lcg_noise(sr as usize, 3);
+        let signal: Vec<f32> = (0..sr as usize)
+            .map(|i| {
+                let t = i as f64 / f64::from(sr);
+                let tone: f64 = (1..=35).map(|k| amp * (TAU * f0 * f64::from(k) * t).sin()).sum();
+                (tone + 0.001 * f64::from(floor[i])) as f32
+            })
+            .collect();
+        let grid = FrameGrid::new(sr, 250.0).unwrap();
+        let config = AnalysisConfig { harmonic_count: 10, noise_band_count: 65, ..Default::default() };
+        let env = analyze(&signal, &grid, &config, |_, _| {});
+        let i = env.frame_count() / 2;
+        // The partials' power density there (amp^2 / 2 every 200 Hz), as the band magnitude of
+        // white noise of that density (uniform noise of magnitude m has variance m^2 / 3 over
+        // 0..Nyquist, the white-noise test's scale).
+        let density_per_hz = amp * amp / 2.0 / f0;
+        let want_sq = 3.0 * density_per_hz * f64::from(sr) / 2.0;
+        let bands: Vec<f64> = (0..65)
+            .filter(|&b| (2500.0..6500.0).contains(&env.band_centres(i)[b]))
+            .map(|b| f64::from(env.band_mags(i)[b]).powi(2))
+            .collect();
+        let got_sq = bands.iter().sum::<f64>() / bands.len() as f64;
+        let db = 10.0 * (got_sq / want_sq).log10();
+        // The floor between the partials alone (what a median reads) is 40 dB lower.
+        assert!(db.abs() < 1.5, "noise above the last harmonic is {db:.1} dB from the partials' power");
     }
 
     #[test]
