@@ -77,9 +77,10 @@ const MAX_PARTIAL_DRIFT: f32 = 0.01;
 /// A band's noise is the median power of its unmasked bins over ln 2 (the median of white
 /// noise's exponentially distributed bin powers is ln 2 of their mean), so the unresolved
 /// partials and sidelobes that stand out of it do not raise it (above the last harmonic the
-/// mean is taken instead, see `FrameAnalyser::measure_noise`). In voiced frames the bins between partials still carry some of their energy (vibrato,
-/// bow and breath modulation): the floor there is taken 1.5 dB lower (chosen on the varied set
-/// of examples/varied, where 0.55 to 0.85 all score within 1 %).
+/// mean is taken instead, see `FrameAnalyser::measure_noise`). In voiced frames the bins
+/// between partials still carry some of their energy (vibrato, bow and breath modulation): the
+/// floor there is taken 1.5 dB lower (chosen on the varied set of examples/varied, where 0.55
+/// to 0.85 all score within 1 %).
 const VOICED_NOISE_FLOOR_SCALE: f64 = 0.7;
 
 /// Shortest signal worth analysing, samples: one f0 analysis window (a period of the lowest f0
