@@ -25,8 +25,9 @@ Usage:
 The second runs the baseline and `ddsp analyze` + `ddsp render` (defaults) on each file and prints
 both scores and their ratio, by this distance and by `ddsp eval`'s (at the file's own rate, not
 normalised); `--floor` adds the distance between two renders of the same analysis with different
-noise seeds, the part of any noise model's distance that is the noise's randomness alone; `--golden examples/varied/sms_baseline.csv` also writes the baseline's `ddsp eval`
-distances, which trainer/tests/analysis_vs_sms.rs holds `ddsp analyze` to.
+noise seeds, the part of any noise model's distance that is the noise's randomness alone;
+`--golden examples/varied/sms_baseline.csv` also writes the baseline's `ddsp eval` distances,
+which trainer/tests/analysis_vs_sms.rs holds `ddsp analyze` to.
 """
 import argparse
 import json

@@ -282,7 +282,7 @@ impl FrameAnalyser {
         let b = self.noise_band_count;
         let floor_scale = if voiced { VOICED_NOISE_FLOOR_SCALE } else { 1.0 };
         // Above the last harmonic (voiced frames only: unvoiced ones have no partials).
-        let partials_end_hz = if voiced { freqs[h - 1] } else { f32::INFINITY };
+        let partials_end_hz = if voiced { freqs.last().copied().unwrap_or(0.0) } else { f32::INFINITY };
         self.measure_noise(
             window_power,
             floor_scale,
