@@ -11,6 +11,33 @@
 /// mantissa, taken in `sqrt(1/2)..sqrt(2)` so that four terms reach full precision.
 #[inline]
 pub fn fast_log2(x: f32) -> f32 {
+    log2_with::<false>(x)
+}
+
+/// `2^y`, clamped to the normal range: the exponent bits of the nearest integer times a
+/// Taylor series of the rest (to the 7th power, within 5e-9; evaluated in independent parts
+/// (Estrin), not one long chain).
+#[inline]
+pub fn fast_exp2(y: f32) -> f32 {
+    exp2_with::<false>(y)
+}
+
+/// `a * b + c`: one fused multiply-add (one rounding) where `FUSED`, else a multiply and an add.
+/// Only code compiled for a CPU with FMA may ask for the fused one: elsewhere `mul_add` is a
+/// libm call.
+#[inline(always)]
+pub(crate) fn multiply_add<const FUSED: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FUSED {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// [`fast_log2`], with fused multiply-adds where `FUSED` (the same to rounding; see
+/// [`multiply_add`]).
+#[inline(always)]
+pub(crate) fn log2_with<const FUSED: bool>(x: f32) -> f32 {
     let bits = x.to_bits();
     let fraction_bits = bits & 0x007f_ffff;
     // A mantissa of sqrt(2) or more is halved and the exponent raised (no branch).
@@ -22,15 +49,15 @@ pub fn fast_log2(x: f32) -> f32 {
     let t = (mantissa - 1.0) / (mantissa + 1.0);
     let t2 = t * t;
     let t4 = t2 * t2;
-    let series = t * ((1.0 + t2 * (1.0 / 3.0)) + t4 * (1.0 / 5.0 + t2 * (1.0 / 7.0)));
-    exponent as f32 + series * (2.0 * std::f32::consts::LOG2_E)
+    let madd = multiply_add::<FUSED>;
+    let series = t * madd(t4, madd(t2, 1.0 / 7.0, 1.0 / 5.0), madd(t2, 1.0 / 3.0, 1.0));
+    madd(series, 2.0 * std::f32::consts::LOG2_E, exponent as f32)
 }
 
-/// `2^y`, clamped to the normal range: the exponent bits of the nearest integer times a
-/// Taylor series of the rest (to the 7th power, within 5e-9; evaluated in independent parts
-/// (Estrin), not one long chain).
-#[inline]
-pub fn fast_exp2(y: f32) -> f32 {
+/// [`fast_exp2`], with fused multiply-adds where `FUSED` (the same to rounding; see
+/// [`multiply_add`]).
+#[inline(always)]
+pub(crate) fn exp2_with<const FUSED: bool>(y: f32) -> f32 {
     // `max` then `min` (not `clamp`) so that NaN becomes -126: every `y` is then in range.
     #[allow(clippy::manual_clamp)]
     let y = y.max(-126.0).min(126.0);
@@ -41,9 +68,10 @@ pub fn fast_exp2(y: f32) -> f32 {
     let f = (y - n as f32) * std::f32::consts::LN_2; // |f| <= ln2 / 2
     let f2 = f * f;
     let f4 = f2 * f2;
-    let low = (1.0 + f) + f2 * (0.5 + f * (1.0 / 6.0));
-    let high = (1.0 / 24.0 + f * (1.0 / 120.0)) + f2 * (1.0 / 720.0 + f * (1.0 / 5040.0));
-    let e_f = low + f4 * high;
+    let madd = multiply_add::<FUSED>;
+    let low = (1.0 + f) + f2 * madd(f, 1.0 / 6.0, 0.5);
+    let high = madd(f2, madd(f, 1.0 / 5040.0, 1.0 / 720.0), madd(f, 1.0 / 120.0, 1.0 / 24.0));
+    let e_f = madd(f4, high, low);
     e_f * f32::from_bits(((n + 127) as u32) << 23)
 }
 
