@@ -48,7 +48,7 @@ pub use oscillator_bank::MAX_HARMONICS;
 use oscillator_bank::RAMP_SAMPLES;
 pub use params::*;
 pub use pitch::{tet_octaves, tet_ratio};
-use stretch::StretchMemo;
+use stretch::FrameStretch;
 pub use stretch::{centre_partial_index, stretch_all_hz, stretch_hz, AnchorMode};
 
 use crate::Envelope;
@@ -198,9 +198,9 @@ struct Prepared {
     /// Scratch for the data's band magnitudes at a tick's end, spread as the newest frame's.
     tick_band_mags: Vec<f32>,
     band_count: usize,
-    /// The last stretch of the partials and of the band centres (a held note repeats them).
-    partial_stretch: StretchMemo,
-    band_stretch: StretchMemo,
+    /// The stretch of the partials and of the band centres, from their frames' logarithms.
+    partial_stretch: FrameStretch,
+    band_stretch: FrameStretch,
     /// Samples of the current tick.
     tick: [f32; MAX_CONTROL_TICK_SAMPLES],
 }
@@ -276,8 +276,8 @@ impl Renderer {
             band_spread: vec![1.0; MAX_NOISE_BANDS],
             tick_band_mags: vec![0.0; MAX_NOISE_BANDS],
             band_count: 0,
-            partial_stretch: StretchMemo::new(MAX_HARMONICS),
-            band_stretch: StretchMemo::new(MAX_NOISE_BANDS),
+            partial_stretch: FrameStretch::new(MAX_HARMONICS),
+            band_stretch: FrameStretch::new(MAX_NOISE_BANDS),
             tick: [0.0; MAX_CONTROL_TICK_SAMPLES],
         }));
         self.tick_samples = control_tick_samples(sample_rate_hz);
@@ -517,7 +517,8 @@ impl Renderer {
                     *fade = source_fade.gain(source_hz);
                     *f_hz = source_hz * ratio;
                 }
-                p.partial_stretch.stretch_all_hz(freqs_hz, anchor_hz, stretch);
+                let frames = (&freqs.a[..harmonics], &freqs.b[..harmonics], freqs.t);
+                p.partial_stretch.stretch(frames, octaves, anchor_hz, stretch, freqs_hz);
                 let output_fade = NyquistFade::new(p.sample_rate_hz);
                 let omegas = &mut p.omegas[..harmonics];
                 for ((((omega, amp), &f_hz), &a), &b) in
@@ -560,7 +561,8 @@ impl Renderer {
                         *source_hz = lerp(a, b, centres.t);
                         *moved_hz = *source_hz * ratio;
                     }
-                    p.band_stretch.stretch_all_hz(&mut p.band_centres_hz[..bands], anchor_hz, stretch);
+                    let frames = (&centres.a[..bands], &centres.b[..bands], centres.t);
+                    p.band_stretch.stretch(frames, octaves, anchor_hz, stretch, &mut p.band_centres_hz[..bands]);
                     // Moved bands keep the noise's power (an identity transform moves nothing).
                     if ratio == 1.0 && stretch == 1.0 {
                         p.band_spread[..bands].fill(1.0);

@@ -2,7 +2,7 @@
 //! (SPEC §4). Stretch 1 is the identity, 2 doubles every interval measured from `A` on a log
 //! axis (harmonic k of an f0 anchor lands on `f0 * k^2`), 0.5 squeezes the spectrum towards `A`.
 
-use crate::fast_math::{exp2_with, log2_with};
+use crate::fast_math::{exp2_with, log2_with, multiply_add};
 
 /// Which frequency stays put when the spectrum is stretched.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -69,7 +69,7 @@ pub fn stretch_all_hz(freqs_hz: &mut [f32], anchor_hz: f32, stretch: f32) {
         return;
     }
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if fused_available() {
         // SAFETY: the CPU has AVX2 and FMA (checked just above).
         unsafe { stretch_all_hz_avx2_fma(freqs_hz, anchor_hz, stretch) };
         return;
@@ -113,45 +113,201 @@ fn stretch_all_body<const FUSED: bool>(freqs_hz: &mut [f32], anchor_hz: f32, str
     }
 }
 
-/// [`stretch_all_hz`] with a memory of its last call: when the frequencies, anchor and stretch
-/// are bit for bit those of the last call, the last result is copied instead of computed. A
-/// held note (a model voice's harmonics sit at exact multiples of a steady f0; a noise frame's
-/// band centres are fixed) asks for the same stretch tick after tick, and the stretch is the
-/// dearest per-partial step of a tick. Sized once by [`StretchMemo::new`]; never allocates after.
+/// Largest relative move of a partial from one frame to the next that [`FrameStretch`] follows
+/// by its series: `log2(1 + u)` to `u^4` is within `u^5 / 5` (6e-10 here) of the truth.
+/// Vibrato moves partials by a fraction of this per frame; a larger move (a new note in a CSV)
+/// is stretched as interpolated.
+pub const MAX_FRAME_RISE: f32 = 0.02;
+
+/// The stretch of partials interpolated between two frames of an envelope, from the frames'
+/// logarithms. `log2` is the dearest step of [`stretch_all_hz`] (its division and the
+/// exponent's unpacking), and a frame's frequencies are the same for every tick it lasts, so
+/// each frame's `log2` is taken once, when the frame comes in: between frames `a` and `b` at
+/// fraction `t`, `log2(lerp(a, b, t)) = log2(a) + log2(1 + t r)` with `r = (b - a) / a`, the
+/// second term a short series while every partial moves by at most [`MAX_FRAME_RISE`]. A tick
+/// then costs one `exp2` per partial. The result is [`stretch_all_hz`]'s to rounding (tested
+/// below); frames further apart take [`stretch_all_hz`] itself. The last call's frequencies,
+/// anchor, stretch and result are kept as well: a held note asks for the same stretch tick
+/// after tick and gets a copy. Sized once by [`FrameStretch::new`]; never allocates after.
 #[derive(Clone, Debug)]
-pub struct StretchMemo {
+pub struct FrameStretch {
+    /// The two frames last seen (their bits are the logarithms' key).
+    frame_a: Vec<f32>,
+    frame_b: Vec<f32>,
+    log2_a: Vec<f32>,
+    log2_b: Vec<f32>,
+    /// `(b - a) / a` per partial.
+    rise: Vec<f32>,
+    /// Partials in the frames last seen (`usize::MAX`: none seen).
+    frames_len: usize,
+    /// Every partial of the frames moves by at most [`MAX_FRAME_RISE`].
+    smooth: bool,
+    /// The last call's frequencies, anchor and stretch (bits), and its result.
     input: Vec<f32>,
+    input_len: usize,
+    anchor_and_stretch: [u32; 2],
     output: Vec<f32>,
-    len: usize,
-    anchor_hz: f32,
-    stretch: f32,
 }
 
-impl StretchMemo {
-    /// A memo for up to `capacity` frequencies (more are stretched without it). Allocates.
+impl FrameStretch {
+    /// A stretch for frames of up to `capacity` partials (more are stretched without it).
+    /// Allocates.
     pub fn new(capacity: usize) -> Self {
-        Self { input: vec![0.0; capacity], output: vec![0.0; capacity], len: usize::MAX, anchor_hz: 0.0, stretch: 1.0 }
+        let zeros = || vec![0.0; capacity];
+        Self {
+            frame_a: zeros(),
+            frame_b: zeros(),
+            log2_a: zeros(),
+            log2_b: zeros(),
+            rise: zeros(),
+            frames_len: usize::MAX,
+            smooth: false,
+            input: zeros(),
+            input_len: usize::MAX,
+            anchor_and_stretch: [0; 2],
+            output: zeros(),
+        }
     }
 
-    /// Stretches `freqs_hz` in place exactly as [`stretch_all_hz`] does.
-    pub fn stretch_all_hz(&mut self, freqs_hz: &mut [f32], anchor_hz: f32, stretch: f32) {
+    /// Stretches `freqs_hz` in place as [`stretch_all_hz`] does, where `freqs_hz[k]` holds
+    /// `lerp(a[k], b[k], t) * 2^octaves` (the renderer's interpolated partials after pitch).
+    pub fn stretch(
+        &mut self,
+        (a, b, t): (&[f32], &[f32], f32),
+        octaves: f32,
+        anchor_hz: f32,
+        stretch: f32,
+        freqs_hz: &mut [f32],
+    ) {
         let n = freqs_hz.len();
-        if stretch == 1.0 || n > self.input.len() {
+        if stretch == 1.0 || anchor_hz <= 0.0 || !anchor_hz.is_finite() {
+            return;
+        }
+        if n > self.rise.len() || a.len() < n || b.len() < n {
             stretch_all_hz(freqs_hz, anchor_hz, stretch);
             return;
         }
-        if self.len == n
-            && self.anchor_hz.to_bits() == anchor_hz.to_bits()
-            && self.stretch.to_bits() == stretch.to_bits()
+        let anchor_and_stretch = [anchor_hz.to_bits(), stretch.to_bits()];
+        if self.input_len == n
+            && self.anchor_and_stretch == anchor_and_stretch
             && super::same_bits(&self.input[..n], freqs_hz)
         {
             freqs_hz.copy_from_slice(&self.output[..n]);
             return;
         }
         self.input[..n].copy_from_slice(freqs_hz);
-        stretch_all_hz(freqs_hz, anchor_hz, stretch);
+        (self.input_len, self.anchor_and_stretch) = (n, anchor_and_stretch);
+        let (a, b) = (&a[..n], &b[..n]);
+        if !(self.frames_len == n && super::same_bits(&self.frame_a[..n], a) && super::same_bits(&self.frame_b[..n], b))
+        {
+            self.take_frames(a, b);
+        }
+        if self.smooth {
+            // log2(f / A) = log2(lerp) + octaves - log2(A).
+            let offset = octaves - log2_with::<false>(anchor_hz);
+            stretch_from_logs((&self.log2_a[..n], &self.rise[..n]), t, offset, anchor_hz, stretch, freqs_hz);
+        } else {
+            stretch_all_hz(freqs_hz, anchor_hz, stretch);
+        }
         self.output[..n].copy_from_slice(freqs_hz);
-        (self.len, self.anchor_hz, self.stretch) = (n, anchor_hz, stretch);
+    }
+
+    /// Takes new frames: their logarithms (frame `a`'s from the last frame `b` where the
+    /// envelope moved on by one frame), rises, and whether they are smooth.
+    fn take_frames(&mut self, a: &[f32], b: &[f32]) {
+        let n = a.len();
+        if self.frames_len == n && super::same_bits(&self.frame_b[..n], a) {
+            self.log2_a[..n].copy_from_slice(&self.log2_b[..n]);
+        } else {
+            log2_all(a, &mut self.log2_a[..n]);
+        }
+        log2_all(b, &mut self.log2_b[..n]);
+        // Counted rather than searched, so in SIMD. Silent partials at 0 Hz in both frames
+        // stay at 0 Hz (their log2 is that of the least ratio, as in `stretch_all_hz`).
+        let mut rough = 0u32;
+        for ((r, &a), &b) in self.rise[..n].iter_mut().zip(a).zip(b) {
+            let both_zero = a == 0.0 && b == 0.0;
+            *r = if both_zero { 0.0 } else { (b - a) / a };
+            rough += u32::from(!(both_zero || (a > 0.0 && r.abs() <= MAX_FRAME_RISE)));
+        }
+        self.smooth = rough == 0;
+        self.frame_a[..n].copy_from_slice(a);
+        self.frame_b[..n].copy_from_slice(b);
+        self.frames_len = n;
+    }
+}
+
+/// Whether this CPU runs the fused (AVX2 + FMA) loops; the standard library caches the
+/// detection in an atomic.
+#[inline(always)]
+fn fused_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// `log2` of every value of `values` into `out`, with fused multiply-adds where the CPU has
+/// them.
+fn log2_all(values: &[f32], out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if fused_available() {
+        /// # Safety
+        /// The CPU must support AVX2 and FMA.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn fused(values: &[f32], out: &mut [f32]) {
+            log2_all_body::<true>(values, out);
+        }
+        // SAFETY: the CPU has AVX2 and FMA (checked just above).
+        unsafe { fused(values, out) };
+        return;
+    }
+    log2_all_body::<false>(values, out);
+}
+
+#[inline(always)]
+fn log2_all_body<const FUSED: bool>(values: &[f32], out: &mut [f32]) {
+    for (l, &v) in out.iter_mut().zip(values) {
+        // 0 Hz as the least ratio of `stretch_all_body`.
+        *l = log2_with::<FUSED>(v.max(1e-30));
+    }
+}
+
+/// Each `freqs_hz[k] = A * 2^(stretch * (log2_a[k] + log2(1 + t rise[k]) + offset))` for
+/// `(log2_a, rise) = logs`: the stretch of the interpolated partial, whose `log2(f / A)` is
+/// `log2(lerp) + offset`. With fused multiply-adds where the CPU has them.
+fn stretch_from_logs(logs: (&[f32], &[f32]), t: f32, offset: f32, anchor_hz: f32, stretch: f32, freqs_hz: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if fused_available() {
+        /// # Safety
+        /// The CPU must support AVX2 and FMA.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn fused(logs: (&[f32], &[f32]), t: f32, offset: f32, anchor_hz: f32, stretch: f32, out: &mut [f32]) {
+            stretch_from_logs_body::<true>(logs, t, offset, anchor_hz, stretch, out);
+        }
+        // SAFETY: the CPU has AVX2 and FMA (checked just above).
+        unsafe { fused(logs, t, offset, anchor_hz, stretch, freqs_hz) };
+        return;
+    }
+    stretch_from_logs_body::<false>(logs, t, offset, anchor_hz, stretch, freqs_hz);
+}
+
+#[inline(always)]
+fn stretch_from_logs_body<const FUSED: bool>(
+    (log2_a, rise): (&[f32], &[f32]),
+    t: f32,
+    offset: f32,
+    anchor_hz: f32,
+    stretch: f32,
+    freqs_hz: &mut [f32],
+) {
+    let madd = multiply_add::<FUSED>;
+    for ((f, &log2_a), &rise) in freqs_hz.iter_mut().zip(log2_a).zip(rise) {
+        // ln(1 + u) = u (1 - u/2 + u^2/3 - u^3/4) to within u^5/5.
+        let u = t * rise;
+        let ln_1_u = u * madd(u, madd(u, madd(u, -0.25, 1.0 / 3.0), -0.5), 1.0);
+        let log2_ratio = madd(ln_1_u, std::f32::consts::LOG2_E, log2_a) + offset;
+        *f = anchor_hz * exp2_with::<FUSED>(stretch * log2_ratio);
     }
 }
 
@@ -195,22 +351,38 @@ mod tests {
     }
 
     #[test]
-    fn the_memo_gives_what_a_fresh_stretch_gives() {
-        let mut memo = StretchMemo::new(8);
-        let calls: [(&[f32], f32, f32); 6] = [
-            (&[100.0, 200.0, 300.0], 100.0, 1.5),
-            (&[100.0, 200.0, 300.0], 100.0, 1.5),
-            (&[100.0, 200.0, 301.0], 100.0, 1.5),
-            (&[100.0, 200.0, 301.0], 110.0, 1.5),
-            (&[100.0, 200.0, 301.0], 110.0, 0.5),
-            (&[100.0, 200.0], 110.0, 0.5),
-        ];
-        for (freqs, anchor, stretch) in calls.into_iter().chain(calls) {
-            let (mut memo_out, mut fresh) = (freqs.to_vec(), freqs.to_vec());
-            memo.stretch_all_hz(&mut memo_out, anchor, stretch);
-            stretch_all_hz(&mut fresh, anchor, stretch);
-            assert_eq!(memo_out, fresh, "{freqs:?} {anchor} {stretch}");
+    fn the_frame_stretch_gives_what_stretching_the_interpolated_partials_gives() {
+        // 60 harmonics of a vibrato (smooth frames), with a silent partial at 0 Hz; a held
+        // frame; a jump of a fifth (a new note, stretched as interpolated).
+        let frame = |f0: f32| -> Vec<f32> { (1..=60).map(|k| if k == 7 { 0.0 } else { f0 * k as f32 }).collect() };
+        let frames = [frame(196.0), frame(197.1), frame(195.4), frame(195.4), frame(293.7), frame(294.0)];
+        let mut memo = FrameStretch::new(64);
+        let mut calls = 0;
+        for pair in 0..frames.len() - 1 {
+            let (a, b) = (&frames[pair], &frames[pair + 1]);
+            for (t, octaves, anchor_hz, stretch) in [
+                (0.0f32, 0.0f32, 196.0, 1.5),
+                (0.33, 0.0, 196.0, 1.5),
+                (0.33, 0.0, 196.0, 1.5),
+                (0.66, 0.41, 250.0, 0.6),
+                (0.9, -0.2, 3000.0, 2.7),
+            ] {
+                let want: Vec<f32> = a
+                    .iter()
+                    .zip(b)
+                    .map(|(&a, &b)| stretch_hz((a + t * (b - a)) * octaves.exp2(), anchor_hz, stretch))
+                    .collect();
+                let mut got: Vec<f32> = a.iter().zip(b).map(|(&a, &b)| (a + t * (b - a)) * octaves.exp2()).collect();
+                memo.stretch((a, b, t), octaves, anchor_hz, stretch, &mut got);
+                for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+                    assert!((g - w).abs() <= 3e-6 * w + 1e-6, "pair {pair}, t {t}, partial {k}: {g} against {w}");
+                }
+                calls += 1;
+            }
+            // The series follows the vibrato and the held frame; the fifth is a jump.
+            assert_eq!(memo.smooth, pair != 3, "pair {pair}");
         }
+        assert_eq!(calls, 25);
     }
 
     #[test]
