@@ -106,8 +106,7 @@ fn stretch_all_body<const FUSED: bool>(freqs_hz: &mut [f32], anchor_hz: f32, str
     // registers instead of one at a time (the same operations, so the same bits).
     let rest = whole.into_remainder();
     if !rest.is_empty() {
-        let mut padded = [anchor_hz; 8];
-        padded[..rest.len()].copy_from_slice(rest);
+        let mut padded = padded_to_8(rest, anchor_hz);
         stretch_8(&mut padded);
         rest.copy_from_slice(&padded[..rest.len()]);
     }
@@ -267,10 +266,33 @@ fn log2_all(values: &[f32], out: &mut [f32]) {
 
 #[inline(always)]
 fn log2_all_body<const FUSED: bool>(values: &[f32], out: &mut [f32]) {
-    for (l, &v) in out.iter_mut().zip(values) {
-        // 0 Hz as the least ratio of `stretch_all_body`.
-        *l = log2_with::<FUSED>(v.max(1e-30));
+    let n = values.len().min(out.len());
+    let whole = n / 8 * 8;
+    for (out, values) in out[..whole].chunks_exact_mut(8).zip(values[..whole].chunks_exact(8)) {
+        for (l, &v) in out.iter_mut().zip(values) {
+            // 0 Hz as the least ratio of `stretch_all_body`.
+            *l = log2_with::<FUSED>(v.max(1e-30));
+        }
     }
+    // The rest padded to eight (see `padded_to_8`).
+    if whole < n {
+        let (values, mut logs) = (padded_to_8(&values[whole..n], 1.0), [0.0; 8]);
+        for (l, &v) in logs.iter_mut().zip(&values) {
+            *l = log2_with::<FUSED>(v.max(1e-30));
+        }
+        out[whole..n].copy_from_slice(&logs[..n - whole]);
+    }
+}
+
+/// The last few values of a loop (60 harmonics leave 4 after whole vectors of eight, 65 bands
+/// 1) padded with `pad` to eight, so they run in the same SIMD registers as the rest instead
+/// of one at a time, each of which costs as much as eight (the same operations, so the same
+/// bits).
+#[inline(always)]
+fn padded_to_8(rest: &[f32], pad: f32) -> [f32; 8] {
+    let mut padded = [pad; 8];
+    padded[..rest.len()].copy_from_slice(rest);
+    padded
 }
 
 /// Each `freqs_hz[k] = A * 2^(stretch * (log2_a[k] + log2(1 + t rise[k]) + offset))` for
@@ -302,12 +324,25 @@ fn stretch_from_logs_body<const FUSED: bool>(
     freqs_hz: &mut [f32],
 ) {
     let madd = multiply_add::<FUSED>;
-    for ((f, &log2_a), &rise) in freqs_hz.iter_mut().zip(log2_a).zip(rise) {
-        // ln(1 + u) = u (1 - u/2 + u^2/3 - u^3/4) to within u^5/5.
-        let u = t * rise;
-        let ln_1_u = u * madd(u, madd(u, madd(u, -0.25, 1.0 / 3.0), -0.5), 1.0);
-        let log2_ratio = madd(ln_1_u, std::f32::consts::LOG2_E, log2_a) + offset;
-        *f = anchor_hz * exp2_with::<FUSED>(stretch * log2_ratio);
+    let n = freqs_hz.len().min(log2_a.len()).min(rise.len());
+    let whole = n / 8 * 8;
+    let stretch_8 = |f: &mut [f32], log2_a: &[f32], rise: &[f32]| {
+        for ((f, &log2_a), &rise) in f.iter_mut().zip(log2_a).zip(rise) {
+            // ln(1 + u) = u (1 - u/2 + u^2/3 - u^3/4) to within u^5/5.
+            let u = t * rise;
+            let ln_1_u = u * madd(u, madd(u, madd(u, -0.25, 1.0 / 3.0), -0.5), 1.0);
+            let log2_ratio = madd(ln_1_u, std::f32::consts::LOG2_E, log2_a) + offset;
+            *f = anchor_hz * exp2_with::<FUSED>(stretch * log2_ratio);
+        }
+    };
+    let blocks = freqs_hz[..whole].chunks_exact_mut(8).zip(log2_a[..whole].chunks_exact(8));
+    for ((f, log2_a), rise) in blocks.zip(rise[..whole].chunks_exact(8)) {
+        stretch_8(f, log2_a, rise);
+    }
+    if whole < n {
+        let mut f = [0.0; 8];
+        stretch_8(&mut f, &padded_to_8(&log2_a[whole..n], 0.0), &padded_to_8(&rise[whole..n], 0.0));
+        freqs_hz[whole..n].copy_from_slice(&f[..n - whole]);
     }
 }
 
