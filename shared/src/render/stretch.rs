@@ -284,10 +284,10 @@ fn log2_all_body<const FUSED: bool>(values: &[f32], out: &mut [f32]) {
     }
 }
 
-/// The last few values of a loop (60 harmonics leave 4 after whole vectors of eight, 65 bands
-/// 1) padded with `pad` to eight, so they run in the same SIMD registers as the rest instead
-/// of one at a time, each of which costs as much as eight (the same operations, so the same
-/// bits).
+/// The last few values of a loop (after whole vectors of eight, 60 harmonics leave four and 65
+/// bands one) padded with `pad` to eight, so they run in the same SIMD registers as the rest
+/// instead of one at a time, each of which costs as much as eight (the same operations, so the
+/// same bits).
 #[inline(always)]
 fn padded_to_8(rest: &[f32], pad: f32) -> [f32; 8] {
     let mut padded = [pad; 8];
