@@ -238,12 +238,10 @@ impl FrameStretch {
 
 /// Whether this CPU runs the fused (AVX2 + FMA) loops; the standard library caches the
 /// detection in an atomic.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn fused_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
-    #[cfg(not(target_arch = "x86_64"))]
-    false
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 
 /// `log2` of every value of `values` into `out`, with fused multiply-adds where the CPU has
