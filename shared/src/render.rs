@@ -32,6 +32,7 @@
 
 mod bounce;
 mod conductor;
+mod inverse_real_fft;
 mod noise_response;
 mod noise_synth;
 pub mod offline;

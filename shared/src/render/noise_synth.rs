@@ -28,12 +28,8 @@
 //! Magnitude response: [`NoiseResponse`], the one definition of the noise filter (DDSP's
 //! Hann-windowed filter, docs/CSV_FORMAT.md), evaluated at every bin of the frame.
 
-use std::sync::Arc;
-
-use realfft::num_complex::Complex;
-use realfft::{ComplexToReal, RealFftPlanner};
-
 use super::control_tick_samples;
+use super::inverse_real_fft::InverseRealFft;
 use super::noise_response::NoiseResponse;
 use super::random::Random;
 
@@ -84,10 +80,11 @@ pub struct NoiseSynth {
     bin_hz: f32,
     /// `sqrt(2 hop / fft_size)`: the windows' squares overlap `fft_size / (2 hop)` times.
     overlap_scale: f32,
-    inverse: Arc<dyn ComplexToReal<f32>>,
-    spectrum: Vec<Complex<f32>>,
+    inverse: InverseRealFft,
+    /// The frame's spectrum, by part (`fft_size / 2 + 1` bins).
+    spectrum_re: Vec<f32>,
+    spectrum_im: Vec<f32>,
     frame: Vec<f32>,
-    scratch: Vec<Complex<f32>>,
     window: Vec<f32>,
     /// The overlap-add of every frame still sounding, from the read position of the newest
     /// frame's start on (`fft_size` samples; the first `hop` are played before the next frame).
@@ -137,16 +134,17 @@ impl NoiseSynth {
     /// Plans the FFT and allocates every buffer for `sample_rate_hz`.
     pub fn new(sample_rate_hz: f32, seed: u64) -> Self {
         let (fft_size, hop) = frame_and_hop(sample_rate_hz);
-        let inverse = RealFftPlanner::<f32>::new().plan_fft_inverse(fft_size);
+        let inverse = InverseRealFft::new(fft_size);
+        let bins = inverse.bins();
         let window = (0..fft_size).map(|n| (std::f32::consts::PI * n as f32 / fft_size as f32).sin()).collect();
         let mut synth = Self {
             fft_size,
             hop,
             bin_hz: sample_rate_hz / fft_size as f32,
             overlap_scale: (2.0 * hop as f32 / fft_size as f32).sqrt(),
-            spectrum: inverse.make_input_vec(),
-            frame: inverse.make_output_vec(),
-            scratch: inverse.make_scratch_vec(),
+            spectrum_re: vec![0.0; bins],
+            spectrum_im: vec![0.0; bins],
+            frame: vec![0.0; fft_size],
             inverse,
             window,
             mix: vec![0.0; fft_size],
@@ -214,7 +212,7 @@ impl NoiseSynth {
         let silent = bands == 0 || level_sq == 0.0;
         if silent {
             // Nothing to shape or transform; the stream moves on as if every bin had drawn.
-            self.rng.skip(self.spectrum.len());
+            self.rng.skip(self.spectrum_re.len());
             self.silent_frames = self.silent_frames.saturating_add(1);
         } else {
             self.make_frame(centres_hz, mags, c);
@@ -240,12 +238,13 @@ impl NoiseSynth {
     // Inlined into the renderer's tick, which is compiled for AVX2 where the CPU has it.
     #[inline(always)]
     fn make_frame(&mut self, centres_hz: &[f32], mags: &[f32], c: f32) {
-        let last_bin = self.spectrum.len() - 1;
+        let last_bin = self.spectrum_re.len() - 1;
         self.response.set(centres_hz, mags);
         // Bins above the response's top are silent: their draws are skipped, not made, so the
         // bins that sound get the same random values as if every bin had drawn.
         let sounding = (self.response.top_hz() / self.bin_hz).floor().min(last_bin as f32) as usize + 1;
-        self.spectrum[sounding..].fill(Complex::new(0.0, 0.0));
+        self.spectrum_re[sounding..].fill(0.0);
+        self.spectrum_im[sounding..].fill(0.0);
         let powers = &mut self.bin_power[..sounding];
         self.response.fill_bins(self.bin_hz, powers);
         for p in powers.iter_mut() {
@@ -255,22 +254,19 @@ impl NoiseSynth {
         sharpen(powers, gains);
         let (noise_re, noise_im) = (&mut self.noise_re[..sounding], &mut self.noise_im[..sounding]);
         self.rng.fill_bipolar_pairs(noise_re, noise_im);
-        let spectrum = &mut self.spectrum[..sounding];
-        for ((bin, &magnitude), (&re, &im)) in spectrum.iter_mut().zip(&*gains).zip(noise_re.iter().zip(&*noise_im)) {
-            *bin = Complex::new(re * magnitude * c, im * magnitude * c);
+        let spectrum = self.spectrum_re[..sounding].iter_mut().zip(&mut self.spectrum_im[..sounding]);
+        for ((bin, &magnitude), (&re, &im)) in spectrum.zip(&*gains).zip(noise_re.iter().zip(&*noise_im)) {
+            (*bin.0, *bin.1) = (re * magnitude * c, im * magnitude * c);
         }
         // DC and Nyquist bins of a real signal are real.
         for k in [0, last_bin] {
             if k < sounding {
-                spectrum[k] = Complex::new(noise_re[k] * gains[k] * c * std::f32::consts::SQRT_2, 0.0);
+                self.spectrum_re[k] = noise_re[k] * gains[k] * c * std::f32::consts::SQRT_2;
+                self.spectrum_im[k] = 0.0;
             }
         }
-        self.rng.skip(self.spectrum.len() - sounding);
-        // Sizes come from the plan itself and the DC/Nyquist parts are real, so this cannot
-        // fail; on the impossible error the frame stays silent rather than panicking.
-        if self.inverse.process_with_scratch(&mut self.spectrum, &mut self.frame, &mut self.scratch).is_err() {
-            self.frame.fill(0.0);
-        }
+        self.rng.skip(self.spectrum_re.len() - sounding);
+        self.inverse.process(&self.spectrum_re, &self.spectrum_im, &mut self.frame);
     }
 
     /// Adds the next tick of noise to `out` (one control tick long), at the level
