@@ -47,21 +47,55 @@ pub struct Conductor {
     /// Array position of the frame found last: the next search starts there, so a voice
     /// playing forwards finds its frame in one or two comparisons instead of a binary search.
     last_frame: usize,
+    /// The window's times from the last step, with what they were computed from.
+    window_times: WindowTimes,
 }
 
-/// The window of `params` in `envelope`: first and one-past-last array position, and its
-/// start and end time in seconds. `None` for an empty envelope.
-fn window(envelope: &Envelope, params: &RenderParams) -> Option<(usize, usize, f64, f64)> {
+/// A window's start and end time and its last frame's time, seconds, and the frame indices
+/// and frame rate they come from: a voice steps several times a tick through the same window,
+/// and the three divisions cost more than comparing what they depend on.
+#[derive(Clone, Copy, Debug, Default)]
+struct WindowTimes {
+    /// `(first frame's index, last frame's index, frame rate's bits)`; `None` before the
+    /// first step.
+    key: Option<(u64, u64, u64)>,
+    start_s: f64,
+    end_s: f64,
+    last_frame_s: f64,
+}
+
+impl WindowTimes {
+    /// The times of the window from frame index `first` to `last` at `rate` frames/s.
+    fn get(&mut self, first: u64, last: u64, rate: f64) -> (f64, f64, f64) {
+        let key = Some((first, last, rate.to_bits()));
+        if self.key != key {
+            *self = Self {
+                key,
+                start_s: first as f64 / rate,
+                end_s: (last + 1) as f64 / rate,
+                last_frame_s: last as f64 / rate,
+            };
+        }
+        (self.start_s, self.end_s, self.last_frame_s)
+    }
+}
+
+/// The window of `params` in `envelope`: first and one-past-last array position, its start
+/// and end time and its last frame's time in seconds. `None` for an empty envelope.
+fn window(
+    envelope: &Envelope,
+    params: &RenderParams,
+    times: &mut WindowTimes,
+) -> Option<(usize, usize, f64, f64, f64)> {
     let n = envelope.frame_count();
     if n == 0 {
         return None;
     }
     let start = params.start_frame.min(n - 1);
     let end = if params.frame_count == 0 { n } else { start.saturating_add(params.frame_count).min(n) };
-    let rate = envelope.frame_rate_hz;
-    let start_s = envelope.frame_indices[start] as f64 / rate;
-    let end_s = (envelope.frame_indices[end - 1] + 1) as f64 / rate;
-    Some((start, end, start_s, end_s))
+    let (first, last) = (envelope.frame_indices[start], envelope.frame_indices[end - 1]);
+    let (start_s, end_s, last_frame_s) = times.get(first, last, envelope.frame_rate_hz);
+    Some((start, end, start_s, end_s, last_frame_s))
 }
 
 impl Conductor {
@@ -98,11 +132,10 @@ impl Conductor {
     /// Reads the position for the coming `dt_s` seconds of audio and advances past them.
     /// `None` once finished, or for an empty envelope.
     pub fn step(&mut self, envelope: &Envelope, params: &RenderParams, dt_s: f64) -> Option<FramePosition> {
-        let Some((start, end, start_s, end_s)) = window(envelope, params) else {
+        let Some((start, end, start_s, end_s, last_frame_s)) = window(envelope, params, &mut self.window_times) else {
             self.finished = true;
             return None;
         };
-        let last_frame_s = envelope.frame_indices[end - 1] as f64 / envelope.frame_rate_hz;
         if let Some(offset_s) = self.pending_seek_s.take() {
             let span_s = end_s - start_s;
             let offset_s = if params.looping && span_s > 0.0 { offset_s.rem_euclid(span_s) } else { offset_s };

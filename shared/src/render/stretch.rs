@@ -125,9 +125,9 @@ pub const MAX_FRAME_RISE: f32 = 0.02;
 /// fraction `t`, `log2(lerp(a, b, t)) = log2(a) + log2(1 + t r)` with `r = (b - a) / a`, the
 /// second term a short series while every partial moves by at most [`MAX_FRAME_RISE`]. A tick
 /// then costs one `exp2` per partial. The result is [`stretch_all_hz`]'s to rounding (tested
-/// below); frames further apart take [`stretch_all_hz`] itself. The last call's frequencies,
-/// anchor, stretch and result are kept as well: a held note asks for the same stretch tick
-/// after tick and gets a copy. Sized once by [`FrameStretch::new`]; never allocates after.
+/// below); frames further apart take [`stretch_all_hz`] itself. The last call's frequencies
+/// and result are kept as well while the anchor and stretch hold: a held note asks for the
+/// same stretch tick after tick and gets a copy. Sized once by [`FrameStretch::new`]; never allocates after.
 #[derive(Clone, Debug)]
 pub struct FrameStretch {
     /// The two frames last seen (their bits are the logarithms' key).
@@ -187,15 +187,19 @@ impl FrameStretch {
             return;
         }
         let anchor_and_stretch = [anchor_hz.to_bits(), stretch.to_bits()];
-        if self.input_len == n
-            && self.anchor_and_stretch == anchor_and_stretch
-            && super::same_bits(&self.input[..n], freqs_hz)
-        {
+        // A held note's input is kept only once the anchor and stretch hold: while they move
+        // (a bounce, a gliding anchor) no call repeats the last, and the copies cost more than
+        // the exponentials they would save.
+        let holding = self.anchor_and_stretch == anchor_and_stretch;
+        if holding && self.input_len == n && super::same_bits(&self.input[..n], freqs_hz) {
             freqs_hz.copy_from_slice(&self.output[..n]);
             return;
         }
-        self.input[..n].copy_from_slice(freqs_hz);
-        (self.input_len, self.anchor_and_stretch) = (n, anchor_and_stretch);
+        self.anchor_and_stretch = anchor_and_stretch;
+        self.input_len = if holding { n } else { usize::MAX };
+        if holding {
+            self.input[..n].copy_from_slice(freqs_hz);
+        }
         let (a, b) = (&a[..n], &b[..n]);
         if !(self.frames_len == n && super::same_bits(&self.frame_a[..n], a) && super::same_bits(&self.frame_b[..n], b))
         {
@@ -208,7 +212,9 @@ impl FrameStretch {
         } else {
             stretch_all_hz(freqs_hz, anchor_hz, stretch);
         }
-        self.output[..n].copy_from_slice(freqs_hz);
+        if holding {
+            self.output[..n].copy_from_slice(freqs_hz);
+        }
     }
 
     /// Takes new frames: their logarithms (frame `a`'s from the last frame `b` where the
