@@ -227,13 +227,15 @@ impl FrameStretch {
             log2_all(a, &mut self.log2_a[..n]);
         }
         log2_all(b, &mut self.log2_b[..n]);
-        // Counted rather than searched, so in SIMD. Silent partials at 0 Hz in both frames
-        // stay at 0 Hz (their log2 is that of the least ratio, as in `stretch_all_hz`).
+        // Counted rather than searched, and with `&` and `|` rather than `&&` and `||` (no
+        // branch per partial), so in SIMD. Silent partials at 0 Hz in both frames stay at 0 Hz
+        // (their log2 is that of the least ratio, as in `stretch_all_hz`).
         let mut rough = 0u32;
         for ((r, &a), &b) in self.rise[..n].iter_mut().zip(a).zip(b) {
-            let both_zero = a == 0.0 && b == 0.0;
-            *r = if both_zero { 0.0 } else { (b - a) / a };
-            rough += u32::from(!(both_zero || (a > 0.0 && r.abs() <= MAX_FRAME_RISE)));
+            let both_zero = (a == 0.0) & (b == 0.0);
+            let rise = (b - a) / a;
+            *r = if both_zero { 0.0 } else { rise };
+            rough += u32::from(!(both_zero | ((a > 0.0) & (rise.abs() <= MAX_FRAME_RISE))));
         }
         self.smooth = rough == 0;
         self.frame_a[..n].copy_from_slice(a);
