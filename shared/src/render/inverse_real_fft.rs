@@ -108,8 +108,7 @@ impl InverseRealFft {
         }
         let packed = &mut self.packed;
         // Bin 0 with bin n/2 (both real).
-        let (first_sum, first_diff) = (re[0] + re[half], re[0] - re[half]);
-        packed[0] = Complex::new(first_sum - 0.0, first_diff - 0.0);
+        packed[0] = Complex::new(re[0] + re[half], re[0] - re[half]);
         for (p, (&r, &i)) in packed[1..=pairs].iter_mut().zip(self.low_re.iter().zip(&self.low_im)) {
             *p = Complex::new(r, i);
         }

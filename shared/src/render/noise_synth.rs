@@ -258,11 +258,11 @@ impl NoiseSynth {
         for ((bin, &magnitude), (&re, &im)) in spectrum.zip(&*gains).zip(noise_re.iter().zip(&*noise_im)) {
             (*bin.0, *bin.1) = (re * magnitude * c, im * magnitude * c);
         }
-        // DC and Nyquist bins of a real signal are real.
+        // DC and Nyquist bins of a real signal are real (the transform reads only their real
+        // parts).
         for k in [0, last_bin] {
             if k < sounding {
                 self.spectrum_re[k] = noise_re[k] * gains[k] * c * std::f32::consts::SQRT_2;
-                self.spectrum_im[k] = 0.0;
             }
         }
         self.rng.skip(self.spectrum_re.len() - sounding);

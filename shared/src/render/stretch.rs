@@ -127,7 +127,8 @@ pub const MAX_FRAME_RISE: f32 = 0.02;
 /// then costs one `exp2` per partial. The result is [`stretch_all_hz`]'s to rounding (tested
 /// below); frames further apart take [`stretch_all_hz`] itself. The last call's frequencies
 /// and result are kept as well while the anchor and stretch hold: a held note asks for the
-/// same stretch tick after tick and gets a copy. Sized once by [`FrameStretch::new`]; never allocates after.
+/// same stretch tick after tick and gets a copy. Sized once by [`FrameStretch::new`]; never
+/// allocates after.
 #[derive(Clone, Debug)]
 pub struct FrameStretch {
     /// The two frames last seen (their bits are the logarithms' key).
