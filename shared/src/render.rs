@@ -497,18 +497,19 @@ impl Renderer {
         let harmonics = envelope.harmonic_count.min(MAX_HARMONICS);
         let envelope_rate_hz = envelope.sample_rate_hz as f32;
         let hz_to_omega = std::f32::consts::TAU / p.sample_rate_hz;
-        let count = match target {
-            None => 0,
+        let (count, given) = match target {
+            None => (0, 0),
             Some(pos) => {
                 let anchor_hz = anchor_for(envelope, pos, params.anchor, ratio, manual_anchor_hz);
                 let freqs = FrameLerp::new(envelope.harmonic_count, &envelope.harmonic_freqs_hz, pos);
                 let amps = FrameLerp::new(envelope.harmonic_count, &envelope.harmonic_amps, pos);
                 // Harmonics silent in both frames at the top (a model's above its Nyquist, a
                 // CSV's beyond its last partial) are silent all tick: skip their transforms.
-                let harmonics =
-                    (0..harmonics).rev().find(|&k| amps.a[k] != 0.0 || amps.b[k] != 0.0).map_or(0, |k| k + 1);
-                let freqs_hz = &mut p.partial_freqs_hz[..harmonics];
-                let fades = &mut p.amps[..harmonics];
+                let all = harmonics;
+                let sounding =
+                    (0..all).rev().find(|&k| amps.a[k] != 0.0 || amps.b[k] != 0.0).map_or(0, |k| k + 1);
+                let freqs_hz = &mut p.partial_freqs_hz[..sounding];
+                let fades = &mut p.amps[..sounding];
                 // Each partial's fade at the envelope's Nyquist, on its frequency in the data,
                 // waits in `fades` while pitch and stretch move the frequencies. (Loops over
                 // zipped slices with the rates' checks hoisted, so they run in SIMD.)
@@ -518,10 +519,10 @@ impl Renderer {
                     *fade = source_fade.gain(source_hz);
                     *f_hz = source_hz * ratio;
                 }
-                let frames = (&freqs.a[..harmonics], &freqs.b[..harmonics], freqs.t);
+                let frames = (&freqs.a[..sounding], &freqs.b[..sounding], freqs.t);
                 p.partial_stretch.stretch(frames, octaves, anchor_hz, stretch, freqs_hz);
                 let output_fade = NyquistFade::new(p.sample_rate_hz);
-                let omegas = &mut p.omegas[..harmonics];
+                let omegas = &mut p.omegas[..sounding];
                 for ((((omega, amp), &f_hz), &a), &b) in
                     omegas.iter_mut().zip(fades.iter_mut()).zip(freqs_hz.iter()).zip(amps.a).zip(amps.b)
                 {
@@ -529,10 +530,18 @@ impl Renderer {
                     *omega = f_hz * hz_to_omega;
                     *amp = lerp(a, b, amps.t) * harmonic_gain * fade;
                 }
-                harmonics
+                // The silent ones above still keep time (their phases run on at their
+                // frequencies in the data, pitch applied), for when they sound again.
+                let silent_top = (&mut p.omegas[sounding..all], &mut p.amps[sounding..all]);
+                let top_freqs = freqs.a[sounding..all].iter().zip(&freqs.b[sounding..all]);
+                for ((omega, amp), (&a, &b)) in silent_top.0.iter_mut().zip(silent_top.1.iter_mut()).zip(top_freqs) {
+                    *omega = lerp(a, b, freqs.t) * ratio * hz_to_omega;
+                    *amp = 0.0;
+                }
+                (sounding, all)
             }
         };
-        p.bank.set_targets(&p.omegas[..count], &p.amps[..count], snap);
+        p.bank.set_targets(&p.omegas[..given], &p.amps[..given], snap);
         self.partial_count = count;
 
         // The noise's level follows the data every tick; a new frame's colour is read half a

@@ -39,14 +39,17 @@ fn the_analysis_beats_plain_sms_on_every_kind_of_sound() {
     assert_eq!(ratios.len(), 7, "one figure per recording");
     // Measured when this test was written: 0.58 (guitar harmonics) to 0.99 (trombone), 0.88 on
     // average. Before per-frame windows and the median noise floor, speech read 1.21, the
-    // bassoon 1.02 and the low cello 1.02. With the renderer of 2026-12-07 (a new noise
-    // realisation) the trombone read 0.9995; with the noise above the last harmonic measured
-    // as the bins' mean power: 0.58 (guitar harmonics) to 0.995 (low cello), trombone 0.988,
-    // 0.881 on average. A change of the noise's random draws moves these by up to about 1 %
-    // either way (examples/README.md: how much of these distances is the noise's randomness).
+    // bassoon 1.02 and the low cello 1.02. With the noise above the last harmonic measured as
+    // the bins' mean power: 0.58 (guitar harmonics) to 0.995 (low cello), 0.881 on average.
+    // Since the partials keep the recording's phases (analyze/phase_lock.rs): 0.573 (guitar
+    // harmonics) to 0.893 (speech), low cello 0.812, 0.727 on average; without the phases
+    // speech reads 0.95 and the low cello 0.99 again. The issue asks for 10 % better than the
+    // baseline on every kind. A change of the noise's random draws moves these by up to about
+    // 1 % either way (examples/README.md: how much of these distances is the noise's
+    // randomness).
     for (name, ratio) in &ratios {
-        assert!(*ratio < 1.0, "{name}: ddsp analyze is {ratio:.3} of the SMS baseline's distance");
+        assert!(*ratio < 0.9, "{name}: ddsp analyze is {ratio:.3} of the SMS baseline's distance");
     }
     let mean = ratios.iter().map(|(_, r)| r).sum::<f64>() / ratios.len() as f64;
-    assert!(mean < 0.9, "mean ratio {mean:.3} (was 0.879)");
+    assert!(mean < 0.76, "mean ratio {mean:.3} (was 0.727)");
 }

@@ -127,6 +127,14 @@ pub struct OscillatorBank {
     amp_target: Vec<f32>,
     /// Partials that may sound (the rest are silent and skipped).
     active: usize,
+    /// Sine phase, radians, of each partial at or above `active`: it runs on at the partial's
+    /// frequency while the partial is silent and skipped, so a partial that sounds again
+    /// starts where its frequency took it (a partial's phase is the integral of its frequency
+    /// from the start, sounding or not: docs/CSV_FORMAT.md). Read into the phasor when the
+    /// partial sounds again; f64, as a silent partial may run on for hours.
+    silent_phase_rad: Vec<f64>,
+    /// Partials whose frequencies the last [`OscillatorBank::set_targets`] gave.
+    given: usize,
     /// Per-sample partial sums of one tick, [`SUM_WIDTH`] wide.
     sums: Vec<[f32; SUM_WIDTH]>,
     kernel: Kernel,
@@ -155,6 +163,8 @@ impl OscillatorBank {
             omega_target: zeros(),
             amp_target: zeros(),
             active: 0,
+            silent_phase_rad: vec![0.0; MAX_HARMONICS],
+            given: 0,
             sums: vec![[0.0; SUM_WIDTH]; MAX_TICK_SAMPLES],
             kernel,
         };
@@ -171,34 +181,49 @@ impl OscillatorBank {
         self.omega_target.fill(0.0);
         self.amp_target.fill(0.0);
         self.active = 0;
+        self.silent_phase_rad.fill(0.0);
+        self.given = 0;
     }
 
     /// Sets the targets of the coming tick: `count` partials (at most [`MAX_HARMONICS`]) with
     /// frequencies in radians per sample (clamped to 0..=π) and amplitudes; partials beyond
-    /// `count` fade to silence. A silent partial, and every partial with `snap_frequency` (at
-    /// note start), starts the tick at its target frequency: there is nothing to glide from.
+    /// `count` fade to silence. Every partial glides from its last frequency, silent or not (a
+    /// silent one keeps its phase running, see `silent_phase_rad`), except with
+    /// `snap_frequency` (at note start) and for a partial given no frequency the tick before:
+    /// those start the tick at their target frequency, as there is nothing to glide from.
     // Inlined into the renderer's tick, which is compiled for AVX2 where the CPU has it.
     #[inline(always)]
     pub fn set_targets(&mut self, omegas: &[f32], amps: &[f32], snap_frequency: bool) {
-        let count = omegas.len().min(amps.len()).min(MAX_HARMONICS);
+        let given = omegas.len().min(amps.len()).min(MAX_HARMONICS);
         // Silent partials at the top (above a model's Nyquist, or faded out at the output's)
         // are not activated: a tick of them adds exact zeros, and their chunks cost as much
         // as sounding ones. Any that still sound fade out below, as partials beyond `count` do.
-        let count = amps[..count].iter().rposition(|&a| a != 0.0).map_or(0, |last| last + 1);
-        let targets = self.omega_target[..count].iter_mut().zip(&mut self.amp_target[..count]);
-        let now = self.omega_now[..count].iter_mut().zip(&self.amp_now[..count]);
-        for (((omega_target, amp_target), (omega_now, &amp_now)), (&omega, &amp)) in
-            targets.zip(now).zip(omegas.iter().zip(amps))
-        {
-            let omega = omega.clamp(0.0, std::f32::consts::PI);
-            *omega_target = omega;
+        // Their frequencies are kept all the same, for their phases.
+        let count = amps[..given].iter().rposition(|&a| a != 0.0).map_or(0, |last| last + 1);
+        for (omega_target, &omega) in self.omega_target[..given].iter_mut().zip(omegas) {
+            *omega_target = omega.clamp(0.0, std::f32::consts::PI);
+        }
+        for (amp_target, &amp) in self.amp_target[..count].iter_mut().zip(amps) {
             *amp_target = amp;
-            if snap_frequency || amp_now == 0.0 {
-                *omega_now = omega;
+        }
+        if snap_frequency {
+            self.omega_now[..given].copy_from_slice(&self.omega_target[..given]);
+        } else if given > self.given {
+            for k in self.given..given {
+                if self.amp_now[k] == 0.0 {
+                    self.omega_now[k] = self.omega_target[k];
+                }
             }
         }
+        self.given = given;
         if count < self.active {
             self.amp_target[count..self.active].fill(0.0);
+        }
+        // Partials that sound again start at the phase their silence ran on to.
+        for k in self.active..count {
+            let (sin, cos) = self.silent_phase_rad[k].sin_cos();
+            self.phasor_re[k] = cos as f32;
+            self.phasor_im[k] = sin as f32;
         }
         self.active = self.active.max(count);
     }
@@ -207,13 +232,21 @@ impl OscillatorBank {
     /// [`MAX_TICK_SAMPLES`], any remainder is silent), ramping from the last targets to the new
     /// ones, and drops partials that have fallen silent.
     pub fn render_tick(&mut self, out: &mut [f32]) {
+        let ramps = (out.len() / RAMP_SAMPLES).min(MAX_TICK_SAMPLES / RAMP_SAMPLES);
+        let samples = ramps * RAMP_SAMPLES;
+        // The skipped partials' phases run on as the kernels' chirp would have taken them:
+        // `N w_a + (w_b - w_a) (N - 1) / 2` over a tick of `N` samples.
+        let (n, half_steps) = (samples as f64, 0.5 * samples.saturating_sub(1) as f64);
+        for k in self.active..self.given.max(self.active) {
+            let (omega_a, omega_b) = (f64::from(self.omega_now[k]), f64::from(self.omega_target[k]));
+            self.silent_phase_rad[k] += n * omega_a + (omega_b - omega_a) * half_steps;
+            self.omega_now[k] = self.omega_target[k];
+        }
         if self.active == 0 {
             // Nothing sounds (a noise-only sound, a finished voice): no sums to add up.
             out.fill(0.0);
             return;
         }
-        let ramps = (out.len() / RAMP_SAMPLES).min(MAX_TICK_SAMPLES / RAMP_SAMPLES);
-        let samples = ramps * RAMP_SAMPLES;
         for sums in self.sums[..samples].iter_mut() {
             *sums = [0.0; SUM_WIDTH];
         }
@@ -241,6 +274,8 @@ impl OscillatorBank {
         out[samples..].fill(0.0);
         while self.active > 0 && self.amp_now[self.active - 1] == 0.0 && self.amp_target[self.active - 1] == 0.0 {
             self.active -= 1;
+            let k = self.active;
+            self.silent_phase_rad[k] = f64::from(self.phasor_im[k]).atan2(f64::from(self.phasor_re[k]));
         }
     }
 
@@ -950,5 +985,48 @@ mod tests {
         assert!((amplitude - 0.5).abs() < 1e-3, "after 60 s: amplitude {amplitude}");
         let peak = last.iter().fold(0.0f32, |m, y| m.max(y.abs()));
         assert!((peak - 0.5).abs() < 2e-3, "peak {peak}");
+    }
+
+    /// A partial's phase is the integral of its frequency from the start, silent or not: one
+    /// that falls silent for a second while gliding comes back where its glide took it, both
+    /// when it is the top partial (skipped while silent) and when a higher one still sounds.
+    #[test]
+    fn a_silent_partial_comes_back_at_the_phase_its_frequency_took_it_to() {
+        const RATE: f64 = 48_000.0;
+        for top_sounds in [false, true] {
+            let mut bank = OscillatorBank::new();
+            let mut tick = [0.0f32; 2 * RAMP_SAMPLES];
+            let ticks = 2 * 48_000 / tick.len();
+            let omega_of = |hz: f64| (std::f64::consts::TAU * hz / RATE) as f32;
+            let glide_hz = |t: usize| 500.0 + 200.0 * t as f64 / ticks as f64;
+            // The exact phase of the gliding partial: per sample, its frequency ramps linearly
+            // across each tick from the last tick's target to this tick's.
+            let (mut phase, mut omega_before) = (0.0f64, f64::from(omega_of(glide_hz(0))));
+            let mut worst = 0.0f64;
+            for t in 0..ticks {
+                let time_s = (t * tick.len()) as f64 / RATE;
+                let gliding_amp = if (0.5..1.5).contains(&time_s) { 0.0 } else { 0.3 };
+                let omegas = [omega_of(300.0), omega_of(glide_hz(t)), omega_of(900.0)];
+                let amps = [0.3, gliding_amp, if top_sounds { 0.2 } else { 0.0 }];
+                bank.set_targets(&omegas, &amps, t == 0);
+                bank.render_tick(&mut tick);
+                let omega_after = f64::from(omegas[1]);
+                let step = (omega_after - omega_before) / tick.len() as f64;
+                for (n, &y) in tick.iter().enumerate() {
+                    let i = (t * tick.len() + n) as f64;
+                    let others = 0.3 * (i * f64::from(omegas[0])).sin() + f64::from(amps[2]) * (i * f64::from(omegas[2])).sin();
+                    let gliding = f64::from(gliding_amp) * phase.sin();
+                    // Checked once it has faded back in (the tick it returns in ramps up).
+                    if time_s > 1.51 {
+                        worst = worst.max((f64::from(y) - others - gliding).abs());
+                    }
+                    phase += omega_before + step * n as f64;
+                }
+                omega_before = omega_after;
+            }
+            // A partial whose phase had stopped while silent (or started afresh) would miss by
+            // up to twice its amplitude, 0.6.
+            assert!(worst < 2e-3, "top partial sounding: {top_sounds}: worst difference {worst}");
+        }
     }
 }
