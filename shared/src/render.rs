@@ -506,8 +506,7 @@ impl Renderer {
                 // Harmonics silent in both frames at the top (a model's above its Nyquist, a
                 // CSV's beyond its last partial) are silent all tick: skip their transforms.
                 let all = harmonics;
-                let sounding =
-                    (0..all).rev().find(|&k| amps.a[k] != 0.0 || amps.b[k] != 0.0).map_or(0, |k| k + 1);
+                let sounding = (0..all).rev().find(|&k| amps.a[k] != 0.0 || amps.b[k] != 0.0).map_or(0, |k| k + 1);
                 let freqs_hz = &mut p.partial_freqs_hz[..sounding];
                 let fades = &mut p.amps[..sounding];
                 // Each partial's fade at the envelope's Nyquist, on its frequency in the data,

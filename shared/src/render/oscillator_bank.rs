@@ -1014,7 +1014,8 @@ mod tests {
                 let step = (omega_after - omega_before) / tick.len() as f64;
                 for (n, &y) in tick.iter().enumerate() {
                     let i = (t * tick.len() + n) as f64;
-                    let others = 0.3 * (i * f64::from(omegas[0])).sin() + f64::from(amps[2]) * (i * f64::from(omegas[2])).sin();
+                    let others =
+                        0.3 * (i * f64::from(omegas[0])).sin() + f64::from(amps[2]) * (i * f64::from(omegas[2])).sin();
                     let gliding = f64::from(gliding_amp) * phase.sin();
                     // Checked once it has faded back in (the tick it returns in ramps up).
                     if time_s > 1.51 {
