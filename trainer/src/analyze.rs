@@ -20,7 +20,7 @@
 //! 4. unvoiced frames carry noise only (harmonic amplitudes 0);
 //! 5. each partial's phase is read at its peak, and once every frame is measured its
 //!    frequencies are nudged so that the renderer, which plays a partial at the phase its
-//!    frequency integrates to, meets those phases ([`phase_lock`]): the resynthesis keeps the
+//!    frequency integrates to, meets those phases (`analyze/phase_lock.rs`): the resynthesis keeps the
 //!    recording's waveform, not only its spectrum.
 //!
 //! Window lengths follow each frame's f0 (the harmonic window of a cello's low C is 76 ms; above
