@@ -20,8 +20,8 @@
 //! 4. unvoiced frames carry noise only (harmonic amplitudes 0);
 //! 5. each partial's phase is read at its peak, and once every frame is measured its
 //!    frequencies are nudged so that the renderer, which plays a partial at the phase its
-//!    frequency integrates to, meets those phases (`analyze/phase_lock.rs`): the resynthesis keeps the
-//!    recording's waveform, not only its spectrum.
+//!    frequency integrates to, meets those phases (`analyze/phase_lock.rs`): the resynthesis
+//!    keeps the recording's waveform, not only its spectrum.
 //!
 //! Window lengths follow each frame's f0 (the harmonic window of a cello's low C is 76 ms; above
 //! 500 Hz it stays at its 10 ms floor), rounded to eighth-octave steps so that only a few
