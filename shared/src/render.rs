@@ -531,12 +531,11 @@ impl Renderer {
                 }
                 // The silent ones above still keep time (their phases run on at their
                 // frequencies in the data, pitch applied), for when they sound again.
-                let silent_top = (&mut p.omegas[sounding..all], &mut p.amps[sounding..all]);
                 let top_freqs = freqs.a[sounding..all].iter().zip(&freqs.b[sounding..all]);
-                for ((omega, amp), (&a, &b)) in silent_top.0.iter_mut().zip(silent_top.1.iter_mut()).zip(top_freqs) {
+                for (omega, (&a, &b)) in p.omegas[sounding..all].iter_mut().zip(top_freqs) {
                     *omega = lerp(a, b, freqs.t) * ratio * hz_to_omega;
-                    *amp = 0.0;
                 }
+                p.amps[sounding..all].fill(0.0);
                 (sounding, all)
             }
         };

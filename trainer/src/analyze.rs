@@ -190,8 +190,6 @@ struct FrameAnalyser {
     fft_len: usize,
     window_len: usize,
     log_mag: Vec<f32>,
-    /// The current spectrum itself (for the partials' phases).
-    bins: Vec<realfft::num_complex::Complex32>,
     power: Vec<f64>,
     masked: Vec<bool>,
     band_power: Vec<Option<f64>>,
@@ -215,7 +213,6 @@ impl FrameAnalyser {
             fft_len: 0,
             window_len: 0,
             log_mag: vec![0.0; bins],
-            bins: vec![Default::default(); bins],
             power: vec![0.0; bins],
             masked: vec![false; bins],
             band_power: vec![None; config.noise_band_count],
@@ -261,7 +258,6 @@ impl FrameAnalyser {
         w.fft
             .process_with_scratch(&mut w.frame, &mut w.spectrum, &mut w.scratch)
             .expect("buffer sizes come from the plan");
-        self.bins[..w.spectrum.len()].copy_from_slice(&w.spectrum);
         for (k, x) in w.spectrum.iter().enumerate() {
             let p = x.norm_sqr();
             self.power[k] = f64::from(p);
@@ -331,9 +327,10 @@ impl FrameAnalyser {
         use std::f64::consts::{FRAC_PI_2, TAU};
         let bin_hz = self.bin_hz();
         let delay_rad_per_bin = TAU * (self.window_len / 2) as f64 / self.fft_len as f64;
+        let spectrum = &self.windows[&self.window_len].spectrum;
         for ((phase, &f), _) in sine_phases_rad.iter_mut().zip(freqs).zip(amps).filter(|(_, a)| **a > 0.0) {
             let bin = ((f / bin_hz).round() as usize).min(self.fft_len / 2);
-            let x = self.bins[bin];
+            let x = spectrum[bin];
             let cosine_phase = f64::from(x.im).atan2(f64::from(x.re)) + delay_rad_per_bin * bin as f64;
             *phase = (cosine_phase + FRAC_PI_2).rem_euclid(TAU) as f32;
         }

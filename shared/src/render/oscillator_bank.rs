@@ -237,7 +237,7 @@ impl OscillatorBank {
         // The skipped partials' phases run on as the kernels' chirp would have taken them:
         // `N w_a + (w_b - w_a) (N - 1) / 2` over a tick of `N` samples.
         let (n, half_steps) = (samples as f64, 0.5 * samples.saturating_sub(1) as f64);
-        for k in self.active..self.given.max(self.active) {
+        for k in self.active..self.given {
             let (omega_a, omega_b) = (f64::from(self.omega_now[k]), f64::from(self.omega_target[k]));
             self.silent_phase_rad[k] += n * omega_a + (omega_b - omega_a) * half_steps;
             self.omega_now[k] = self.omega_target[k];

@@ -71,6 +71,12 @@ pub fn lock_phases(envelope: &mut Envelope, sine_phases_rad: &[f32], nyquist_hz:
     }
 }
 
+/// `x` to the nearest turn, `-π..π`.
+fn wrapped_rad(x: f64) -> f64 {
+    use std::f64::consts::{PI, TAU};
+    (x + PI).rem_euclid(TAU) - PI
+}
+
 /// One partial's filter and smoother, its buffers sized once for all partials.
 struct Smoother {
     dt_s: f64,
@@ -100,7 +106,7 @@ impl Smoother {
     }
 
     fn run(&mut self) {
-        use std::f64::consts::{PI, TAU};
+        use std::f64::consts::PI;
         let n = self.frequency_hz.len();
         let dt = self.dt_s;
         let rho = (-dt / CORRECTION_DECAY_S).exp();
@@ -130,7 +136,7 @@ impl Smoother {
                 let r = PHASE_VARIANCE_RAD2 / self.weight[i];
                 // The correction should reach the target less the plain phase, to the turn
                 // nearest the prediction.
-                let innovation = (self.target_rad[i] - plain_rad - state[0] + PI).rem_euclid(TAU) - PI;
+                let innovation = wrapped_rad(self.target_rad[i] - plain_rad - state[0]);
                 let [pp, pf, ff] = cov;
                 let s = pp + r;
                 let (k0, k1) = (pp / s, pf / s);
@@ -176,11 +182,6 @@ mod tests {
         out
     }
 
-    fn wrapped(x: f64) -> f64 {
-        use std::f64::consts::{PI, TAU};
-        (x + PI).rem_euclid(TAU) - PI
-    }
-
     #[test]
     fn a_partial_is_brought_to_its_measured_phases_by_small_frequency_changes() {
         // One partial at 220 Hz, silent for the first 0.2 s, whose true frequency is 0.7 Hz
@@ -200,13 +201,13 @@ mod tests {
         for i in 0..frames {
             envelope.harmonic_freqs_hz[i] = (true_hz[i] - 0.7) as f32;
             envelope.harmonic_amps[i] = if i >= onset { 0.5 } else { 0.0 };
-            phases[i] = wrapped(true_phase[i]) as f32;
+            phases[i] = wrapped_rad(true_phase[i]) as f32;
         }
         lock_phases(&mut envelope, &phases, 22_050.0);
         let locked: Vec<f64> = envelope.harmonic_freqs_hz.iter().map(|&f| f64::from(f)).collect();
         let played = integrated_phases(&locked, 1.0 / frame_rate_hz);
         // Unlocked, the partial would be up to pi off (its onset phase) and drift by 0.7 Hz.
-        let worst = (onset..frames).map(|i| wrapped(played[i] - true_phase[i]).abs()).fold(0.0, f64::max);
+        let worst = (onset..frames).map(|i| wrapped_rad(played[i] - true_phase[i]).abs()).fold(0.0, f64::max);
         assert!(worst < 0.05, "worst phase error after the onset {worst} rad");
         let worst_hz = (onset..frames).map(|i| (locked[i] - true_hz[i]).abs()).fold(0.0, f64::max);
         assert!(worst_hz < 1.0, "the frequencies stay near the true ones: worst {worst_hz} Hz off");
