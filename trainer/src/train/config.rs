@@ -12,8 +12,10 @@ pub use ddsp_shared::instrument::{HARMONIC_COUNT, NOISE_BAND_COUNT};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 pub enum Preset {
     /// Small model at 50 frames/s: learns a recognisable model of a half-minute recording
-    /// well within 10 minutes on 2 CPU cores (1000 steps; measured 0.18 s per step in a
-    /// release build on 2 cores: about 3 minutes).
+    /// within 10 minutes on 2 CPU cores (2500 steps at 0.17-0.20 s per step in a release build:
+    /// 7 to 8.5 minutes). The steps fill that budget because the model keeps getting closer to
+    /// the recording: 1000 steps score 1.71x `ddsp analyze`'s distance on the violin, 2500
+    /// steps 1.57x (docs/TRAINING.md).
     Quick,
     /// DDSP solo instrument: GRU 512, 250 frames/s, batch 16, 30k steps (a GPU job).
     Full,
@@ -109,7 +111,7 @@ impl TrainConfig {
                 .with_hidden(128)
                 .with_batch_size(4)
                 .with_example_s(2.0)
-                .with_steps(1000)
+                .with_steps(2500)
                 .with_learning_rate(2e-3)
                 .with_lr_decay_steps(1000)
                 .with_lr_decay_rate(0.7)
