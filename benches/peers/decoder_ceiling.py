@@ -155,37 +155,19 @@ def main():
             rows.append((f"`ddsp analyze` at {MODEL_RATE_HZ} Hz, {frame_rate} frames/s", score(path)))
         fine = grids[FINE_FRAME_RATE_HZ]
         for frame_rate in (125, 100, 50):
-            coarse = grids[frame_rate]
-            rows.append(
-                (
-                    f"250 frames/s partials, harmonic amplitudes at {frame_rate} frames/s",
-                    hybrid(f"h{frame_rate}", with_parts(fine, coarse, harmonics=True)),
-                )
-            )
-            rows.append(
-                (
-                    f"250 frames/s partials, harmonic amplitudes and noise at {frame_rate} frames/s",
-                    hybrid(f"hn{frame_rate}", with_parts(fine, coarse, harmonics=True, noise=True)),
-                )
-            )
+            for noise, parts in ((False, "harmonic amplitudes"), (True, "harmonic amplitudes and noise")):
+                label = f"250 frames/s partials, {parts} at {frame_rate} frames/s"
+                d = with_parts(fine, grids[frame_rate], harmonics=True, noise=noise)
+                rows.append((label, hybrid(f"h{frame_rate}{'n' if noise else ''}", d)))
         if args.csv:
             model = read_csv(args.csv)
             rows.append(("the model's CSV", score(args.csv)))
-            rows.append(
-                (
-                    "the model's harmonic amplitudes and noise on the analysis's partials",
-                    hybrid("m_hn", with_parts(fine, model, harmonics=True, noise=True)),
-                )
-            )
-            rows.append(
-                (
-                    "the model's harmonic amplitudes, the analysis's partials and noise",
-                    hybrid("m_h", with_parts(fine, model, harmonics=True)),
-                )
-            )
-            rows.append(
-                ("the model's noise, the analysis's harmonics", hybrid("m_n", with_parts(fine, model, noise=True)))
-            )
+            for name, label, harmonics, noise in (
+                ("m_hn", "the model's harmonic amplitudes and noise on the analysis's partials", True, True),
+                ("m_h", "the model's harmonic amplitudes, the analysis's partials and noise", True, False),
+                ("m_n", "the model's noise, the analysis's harmonics", False, True),
+            ):
+                rows.append((label, hybrid(name, with_parts(fine, model, harmonics=harmonics, noise=noise))))
             frame_rate = int(round(model["frame_rate"]))
             same_grid = grids.get(frame_rate) or read_csv(
                 analysis("model_grid", "--sample-rate", str(MODEL_RATE_HZ), "--frame-rate", str(frame_rate))

@@ -505,8 +505,8 @@ impl Renderer {
                 let amps = FrameLerp::new(envelope.harmonic_count, &envelope.harmonic_amps, pos);
                 // Harmonics silent in both frames at the top (a model's above its Nyquist, a
                 // CSV's beyond its last partial) are silent all tick: skip their transforms.
-                let all = harmonics;
-                let sounding = (0..all).rev().find(|&k| amps.a[k] != 0.0 || amps.b[k] != 0.0).map_or(0, |k| k + 1);
+                let sounding =
+                    (0..harmonics).rev().find(|&k| amps.a[k] != 0.0 || amps.b[k] != 0.0).map_or(0, |k| k + 1);
                 let freqs_hz = &mut p.partial_freqs_hz[..sounding];
                 let fades = &mut p.amps[..sounding];
                 // Each partial's fade at the envelope's Nyquist, on its frequency in the data,
@@ -531,12 +531,12 @@ impl Renderer {
                 }
                 // The silent ones above still keep time (their phases run on at their
                 // frequencies in the data, pitch applied), for when they sound again.
-                let top_freqs = freqs.a[sounding..all].iter().zip(&freqs.b[sounding..all]);
-                for (omega, (&a, &b)) in p.omegas[sounding..all].iter_mut().zip(top_freqs) {
+                let top_freqs = freqs.a[sounding..harmonics].iter().zip(&freqs.b[sounding..harmonics]);
+                for (omega, (&a, &b)) in p.omegas[sounding..harmonics].iter_mut().zip(top_freqs) {
                     *omega = lerp(a, b, freqs.t) * ratio * hz_to_omega;
                 }
-                p.amps[sounding..all].fill(0.0);
-                (sounding, all)
+                p.amps[sounding..harmonics].fill(0.0);
+                (sounding, harmonics)
             }
         };
         p.bank.set_targets(&p.omegas[..given], &p.amps[..given], snap);
