@@ -22,6 +22,8 @@ with `sms_baseline.py`'s independent 16 kHz multi-scale distance (a fraction of 
   analysis's harmonics): which of the model's outputs holds it back; and, harmonic by
   harmonic, how far the model's amplitudes lie from the analysis's on the model's own grid
   (median and median absolute deviation of the difference in dB, frames voiced in both).
+- Whether the recording's partials keep a fixed waveform a model could learn: the spread of each
+  harmonic's phase against the fundamental's over the whole recording and over 0.2 s windows.
 
 Usage:
     python3 benches/peers/decoder_ceiling.py examples/violin_phrase_44k.wav \
@@ -115,6 +117,25 @@ def harmonic(d):
     return out
 
 
+def relative_phase_spread(d, harmonics=(2, 3, 4, 5, 8, 12, 16), window_s=0.2):
+    """How fixed a waveform the recording has: per harmonic `k`, the mean resultant length of its
+    phase less `k` times the fundamental's (1: always the same, 0: spread evenly around the
+    circle), over every frame where both sound and the median over `window_s` windows. Phases
+    are the renderer's: the integral of the analysis's partial frequencies, linear between
+    frames, which the analysis sets so that they meet the recording's."""
+    increments = (d["hf"][:-1] + d["hf"][1:]) / 2 / d["frame_rate"]
+    phase = 2 * np.pi * np.vstack([np.zeros((1, d["hf"].shape[1])), np.cumsum(increments, axis=0)])
+    window = int(round(window_s * d["frame_rate"]))
+    out = []
+    for k in harmonics:
+        sounding = np.nonzero((d["f0"] > 0) & (d["ha"][:, 0] > 1e-4) & (d["ha"][:, k - 1] > 1e-4))[0]
+        unit = np.exp(1j * (phase[sounding, k - 1] - k * phase[sounding, 0]))
+        blocks = sounding // window
+        local = [abs(unit[blocks == b].mean()) for b in np.unique(blocks) if (blocks == b).sum() >= window * 0.8]
+        out.append((k, abs(unit.mean()), float(np.median(local))))
+    return out
+
+
 def amplitude_errors_db(model, analysis, harmonics=16):
     """Per harmonic (the first `harmonics`): median and median absolute deviation of the model's
     amplitude over the analysis's, dB, over frames where both have the harmonic sounding."""
@@ -173,6 +194,7 @@ def main():
             rows.append((f"`ddsp analyze` at {MODEL_RATE_HZ} Hz, {frame_rate} frames/s", score(path)))
             rows.append(("the same, every partial at `k * f0`", hybrid(f"a{frame_rate}_k", harmonic(grids[frame_rate]))))
         fine = grids[FINE_FRAME_RATE_HZ]
+        phase_spread = relative_phase_spread(fine)
         for frame_rate in (125, 100, 50):
             for noise, parts in ((False, "harmonic amplitudes"), (True, "harmonic amplitudes and noise")):
                 label = f"250 frames/s partials, {parts} at {frame_rate} frames/s"
@@ -198,6 +220,12 @@ def main():
     print("|---|---|---|")
     for label, distance in rows:
         print(f"| {label} | {distance:.4f} | {distance / yardstick:.2f}x |")
+    print("\nthe recording's phase of harmonic k less k times the fundamental's (250 frames/s analysis at")
+    print("16 kHz), mean resultant length (1: a fixed waveform; 0: spread evenly):")
+    print("| harmonic | " + " | ".join(str(k) for k, _, _ in phase_spread) + " |")
+    print("|---" * (len(phase_spread) + 1) + "|")
+    print("| whole recording | " + " | ".join(f"{whole:.2f}" for _, whole, _ in phase_spread) + " |")
+    print("| median over 0.2 s windows | " + " | ".join(f"{local:.2f}" for _, _, local in phase_spread) + " |")
     if args.csv:
         print("\nthe model's harmonic amplitudes against the analysis's on the model's grid, dB:")
         print("| harmonic | " + " | ".join(str(k + 1) for k, _, _ in harmonic_errors) + " |")
