@@ -130,9 +130,12 @@ def relative_phase_spread(d, harmonics=(2, 3, 4, 5, 8, 12, 16), window_s=0.2):
     for k in harmonics:
         sounding = np.nonzero((d["f0"] > 0) & (d["ha"][:, 0] > 1e-4) & (d["ha"][:, k - 1] > 1e-4))[0]
         unit = np.exp(1j * (phase[sounding, k - 1] - k * phase[sounding, 0]))
+        # Per window: the mean of its unit vectors, where at least 80 % of its frames sound.
         blocks = sounding // window
-        local = [abs(unit[blocks == b].mean()) for b in np.unique(blocks) if (blocks == b).sum() >= window * 0.8]
-        out.append((k, abs(unit.mean()), float(np.median(local))))
+        count = np.bincount(blocks)
+        total = np.bincount(blocks, unit.real) + 1j * np.bincount(blocks, unit.imag)
+        full = count >= window * 0.8
+        out.append((k, abs(unit.mean()), float(np.median(np.abs(total[full]) / count[full]))))
     return out
 
 
@@ -150,6 +153,14 @@ def amplitude_errors_db(model, analysis, harmonics=16):
         median = np.median(diff)
         out.append((k, median, np.median(np.abs(diff - median))))
     return out
+
+
+def print_table(header, rows):
+    """A Markdown table: `header` and each row are lists of cells."""
+    print("| " + " | ".join(header) + " |")
+    print("|---" * len(header) + "|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
 
 
 def main():
@@ -171,7 +182,9 @@ def main():
             return path
 
         def score(path):
-            wav = path[:-4] + ".wav"
+            # Into the temporary folder, never beside `path`: a model's CSV may sit beside files
+            # of the same name (the recording itself, for a CSV named after it).
+            wav = os.path.join(tmp, "render.wav")
             run("render", path, "-o", wav, "--sample-rate", str(RENDER_RATE_HZ))
             candidate, candidate_rate = sms_baseline.read_mono(wav)
             return sms_baseline.score(reference, rate, candidate, candidate_rate)
@@ -216,22 +229,28 @@ def main():
             harmonic_errors = amplitude_errors_db(model, same_grid)
 
     print(f"{args.recording}: distance at 16 kHz as a fraction of silence's, CSVs rendered at 48 kHz")
-    print("| what | distance | / `ddsp analyze` |")
-    print("|---|---|---|")
-    for label, distance in rows:
-        print(f"| {label} | {distance:.4f} | {distance / yardstick:.2f}x |")
+    print_table(
+        ["what", "distance", "/ `ddsp analyze`"],
+        [[label, f"{distance:.4f}", f"{distance / yardstick:.2f}x"] for label, distance in rows],
+    )
     print("\nthe recording's phase of harmonic k less k times the fundamental's (250 frames/s analysis at")
     print("16 kHz), mean resultant length (1: a fixed waveform; 0: spread evenly):")
-    print("| harmonic | " + " | ".join(str(k) for k, _, _ in phase_spread) + " |")
-    print("|---" * (len(phase_spread) + 1) + "|")
-    print("| whole recording | " + " | ".join(f"{whole:.2f}" for _, whole, _ in phase_spread) + " |")
-    print("| median over 0.2 s windows | " + " | ".join(f"{local:.2f}" for _, _, local in phase_spread) + " |")
+    print_table(
+        ["harmonic"] + [str(k) for k, _, _ in phase_spread],
+        [
+            ["whole recording"] + [f"{whole:.2f}" for _, whole, _ in phase_spread],
+            ["median over 0.2 s windows"] + [f"{local:.2f}" for _, _, local in phase_spread],
+        ],
+    )
     if args.csv:
         print("\nthe model's harmonic amplitudes against the analysis's on the model's grid, dB:")
-        print("| harmonic | " + " | ".join(str(k + 1) for k, _, _ in harmonic_errors) + " |")
-        print("|---" * (len(harmonic_errors) + 1) + "|")
-        print("| median | " + " | ".join(f"{m:+.1f}" for _, m, _ in harmonic_errors) + " |")
-        print("| median abs. deviation | " + " | ".join(f"{d:.1f}" for _, _, d in harmonic_errors) + " |")
+        print_table(
+            ["harmonic"] + [str(k + 1) for k, _, _ in harmonic_errors],
+            [
+                ["median"] + [f"{m:+.1f}" for _, m, _ in harmonic_errors],
+                ["median abs. deviation"] + [f"{d:.1f}" for _, _, d in harmonic_errors],
+            ],
+        )
 
 
 if __name__ == "__main__":
