@@ -12,6 +12,11 @@ with `sms_baseline.py`'s independent 16 kHz multi-scale distance (a fraction of 
   amplitudes and noise kept): what a perfect *harmonic* decoder would score, one that writes
   what DDSP's harmonic synthesiser plays (the frequency column of the original exporter) and
   so cannot carry the partials' measured frequencies and phases.
+- Two harmonic decoders that learned more than amplitudes, on the 250 frames/s analysis at
+  16 kHz: one whose partials keep the phase against the fundamental that the rest of the
+  recording has at the same pitch (a waveform learned as a function of pitch), one whose
+  partials depart from `k * f0` as the recording's did 3 s later (their jitter learned as
+  statistics): whether either part of the partials' departures is worth learning.
 - Hybrids on the 250 frames/s analysis at 16 kHz, which keep its partials (each one's measured
   frequency, and so its phase) and take the harmonic amplitudes, or the harmonic amplitudes
   and the noise, from a coarser grid (linearly interpolated in time): what the frame rate of
@@ -23,7 +28,8 @@ with `sms_baseline.py`'s independent 16 kHz multi-scale distance (a fraction of 
   harmonic, how far the model's amplitudes lie from the analysis's on the model's own grid
   (median and median absolute deviation of the difference in dB, frames voiced in both).
 - Whether the recording's partials keep a fixed waveform a model could learn: the spread of each
-  harmonic's phase against the fundamental's over the whole recording and over 0.2 s windows.
+  harmonic's phase against the fundamental's over the whole recording and over 0.2 s windows,
+  and how well the same pitch elsewhere in the recording tells it.
 
 Usage:
     python3 benches/peers/decoder_ceiling.py examples/violin_phrase_44k.wav \
@@ -117,25 +123,83 @@ def harmonic(d):
     return out
 
 
-def relative_phase_spread(d, harmonics=(2, 3, 4, 5, 8, 12, 16), window_s=0.2):
-    """How fixed a waveform the recording has: per harmonic `k`, the mean resultant length of its
-    phase less `k` times the fundamental's (1: always the same, 0: spread evenly around the
-    circle), over every frame where both sound and the median over `window_s` windows. Phases
-    are the renderer's: the integral of the analysis's partial frequencies, linear between
-    frames, which the analysis sets so that they meet the recording's."""
+def relative_phases(d):
+    """Per frame and partial `k`, its phase less `k` times the fundamental's, radians (not
+    wrapped). Phases are the renderer's: the integral of the analysis's partial frequencies,
+    linear between frames, which the analysis sets so that they meet the recording's."""
     increments = (d["hf"][:-1] + d["hf"][1:]) / 2 / d["frame_rate"]
     phase = 2 * np.pi * np.vstack([np.zeros((1, d["hf"].shape[1])), np.cumsum(increments, axis=0)])
+    return phase - np.arange(1, phase.shape[1] + 1) * phase[:, :1]
+
+
+def sounding(d, k):
+    """Frames where the fundamental and harmonic `k` (1-based) both sound."""
+    return np.nonzero((d["f0"] > 0) & (d["ha"][:, 0] > 1e-4) & (d["ha"][:, k - 1] > 1e-4))[0]
+
+
+def phase_from_pitch(d, sigma_cents=10.0, apart_s=1.0):
+    """Per frame and partial, the mean over the rest of the recording of the unit vectors of its
+    relative phase (`relative_phases`) at the same pitch: Gaussian weights of `sigma_cents` on
+    f0, frames closer than `apart_s` left out, so that only other notes and other passes of the
+    vibrato vote. Its angle is what a harmonic decoder that learned the waveform as a function
+    of pitch (the instrument body's phase response) would play; zero where nothing votes."""
+    unit = np.exp(1j * relative_phases(d)) * (d["ha"] > 1e-4)
+    voiced = np.nonzero(d["f0"] > 0)[0]
+    cents = 1200 * np.log2(d["f0"][voiced] / 440)
+    times = voiced / d["frame_rate"]
+    out = np.zeros(unit.shape, dtype=complex)
+    for start in range(0, len(voiced), 500):
+        rows = slice(start, start + 500)
+        weights = np.exp(-0.5 * ((cents[rows, None] - cents[None, :]) / sigma_cents) ** 2)
+        weights *= np.abs(times[rows, None] - times[None, :]) > apart_s
+        out[voiced[rows]] = weights @ unit[voiced] / np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)
+    return out
+
+
+def with_relative_phase(d, phases):
+    """`d` with every partial of a voiced frame at `k * f0` plus the frequency that makes its
+    phase against the fundamental follow `phases` [T, H] (radians, unwrapped in time)."""
+    slope = np.gradient(phases, axis=0) * d["frame_rate"] / (2 * np.pi)
+    out = harmonic(d)
+    out["hf"] = np.where(d["f0"][:, None] > 0, out["hf"] + slope, d["hf"])
+    return out
+
+
+def with_borrowed_departures(d, shift_s=3.0):
+    """`d` with every voiced partial at `k * f0` times the relative departure from it that the
+    analysis measured `shift_s` later in the recording (circularly; none where that frame is
+    unvoiced): the recording's own partial jitter, in the wrong place. What a decoder that
+    learned the statistics of the departures, not the departures, would play."""
+    k = np.arange(1, d["hf"].shape[1] + 1)
+    voiced = d["f0"] > 0
+    ratio = np.where(voiced[:, None], d["hf"] / np.maximum(d["f0"][:, None] * k, 1e-9), 1.0)
+    shift = int(round(shift_s * d["frame_rate"]))
+    borrowed = np.where(np.roll(voiced, shift)[:, None], np.roll(ratio, shift, axis=0), 1.0)
+    out = harmonic(d)
+    out["hf"] = np.where(voiced[:, None], out["hf"] * borrowed, d["hf"])
+    return out
+
+
+def relative_phase_spread(d, predicted, harmonics=(2, 3, 4, 5, 8, 12, 16), window_s=0.2):
+    """How fixed a waveform the recording has: per harmonic `k`, the mean resultant length of its
+    phase less `k` times the fundamental's (1: always the same, 0: spread evenly around the
+    circle), over every frame where both sound and the median over `window_s` windows; and the
+    mean cosine between it and `predicted`'s angle (`phase_from_pitch`: 1, the pitch tells the
+    phase; 0, it does not)."""
+    relative = relative_phases(d)
     window = int(round(window_s * d["frame_rate"]))
     out = []
     for k in harmonics:
-        sounding = np.nonzero((d["f0"] > 0) & (d["ha"][:, 0] > 1e-4) & (d["ha"][:, k - 1] > 1e-4))[0]
-        unit = np.exp(1j * (phase[sounding, k - 1] - k * phase[sounding, 0]))
+        frames = sounding(d, k)
+        unit = np.exp(1j * relative[frames, k - 1])
         # Per window: the mean of its unit vectors, where at least 80 % of its frames sound.
-        blocks = sounding // window
+        blocks = frames // window
         count = np.bincount(blocks)
         total = np.bincount(blocks, unit.real) + 1j * np.bincount(blocks, unit.imag)
         full = count >= window * 0.8
-        out.append((k, abs(unit.mean()), float(np.median(np.abs(total[full]) / count[full]))))
+        guess = predicted[frames, k - 1]
+        agreement = np.mean(np.real(unit * np.conj(guess)) / np.maximum(np.abs(guess), 1e-12))
+        out.append((k, abs(unit.mean()), float(np.median(np.abs(total[full]) / count[full])), agreement))
     return out
 
 
@@ -207,7 +271,21 @@ def main():
             rows.append((f"`ddsp analyze` at {MODEL_RATE_HZ} Hz, {frame_rate} frames/s", score(path)))
             rows.append(("the same, every partial at `k * f0`", hybrid(f"a{frame_rate}_k", harmonic(grids[frame_rate]))))
         fine = grids[FINE_FRAME_RATE_HZ]
-        phase_spread = relative_phase_spread(fine)
+        pitch_phase = phase_from_pitch(fine)
+        phase_spread = relative_phase_spread(fine, pitch_phase)
+        rows.append(
+            (
+                f"the {FINE_FRAME_RATE_HZ} frames/s one at `k * f0`, each partial's phase against the fundamental's "
+                "taken from the same pitch elsewhere in the recording",
+                hybrid("pitch_phase", with_relative_phase(fine, np.unwrap(np.angle(pitch_phase), axis=0))),
+            )
+        )
+        rows.append(
+            (
+                f"the {FINE_FRAME_RATE_HZ} frames/s one at `k * f0`, times the partials' departures from it 3 s later",
+                hybrid("borrowed", with_borrowed_departures(fine)),
+            )
+        )
         for frame_rate in (125, 100, 50):
             for noise, parts in ((False, "harmonic amplitudes"), (True, "harmonic amplitudes and noise")):
                 label = f"250 frames/s partials, {parts} at {frame_rate} frames/s"
@@ -236,10 +314,11 @@ def main():
     print("\nthe recording's phase of harmonic k less k times the fundamental's (250 frames/s analysis at")
     print("16 kHz), mean resultant length (1: a fixed waveform; 0: spread evenly):")
     print_table(
-        ["harmonic"] + [str(k) for k, _, _ in phase_spread],
+        ["harmonic"] + [str(k) for k, *_ in phase_spread],
         [
-            ["whole recording"] + [f"{whole:.2f}" for _, whole, _ in phase_spread],
-            ["median over 0.2 s windows"] + [f"{local:.2f}" for _, _, local in phase_spread],
+            ["whole recording"] + [f"{whole:.2f}" for _, whole, *_ in phase_spread],
+            ["median over 0.2 s windows"] + [f"{local:.2f}" for _, _, local, _ in phase_spread],
+            ["told by the same pitch elsewhere (mean cosine)"] + [f"{told:.2f}" for *_, told in phase_spread],
         ],
     )
     if args.csv:
