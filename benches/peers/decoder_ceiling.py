@@ -12,11 +12,12 @@ with `sms_baseline.py`'s independent 16 kHz multi-scale distance (a fraction of 
   amplitudes and noise kept): what a perfect *harmonic* decoder would score, one that writes
   what DDSP's harmonic synthesiser plays (the frequency column of the original exporter) and
   so cannot carry the partials' measured frequencies and phases.
-- Two harmonic decoders that learned more than amplitudes, on the 250 frames/s analysis at
-  16 kHz: one whose partials keep the phase against the fundamental that the rest of the
-  recording has at the same pitch (a waveform learned as a function of pitch), one whose
-  partials depart from `k * f0` as the recording's did 3 s later (their jitter learned as
-  statistics): whether either part of the partials' departures is worth learning.
+- Harmonic decoders that learned more than amplitudes, on the 250 frames/s analysis at 16 kHz:
+  one whose partials keep their measured phase against the fundamental frame by frame (the
+  most such phases could give), one whose partials keep the phase against the fundamental that
+  the rest of the recording has at the same pitch (a waveform learned as a function of pitch),
+  one whose partials depart from `k * f0` as the recording's did 3 s later (their jitter
+  learned as statistics): whether either part of the partials' departures is worth learning.
 - Hybrids on the 250 frames/s analysis at 16 kHz, which keep its partials (each one's measured
   frequency, and so its phase) and take the harmonic amplitudes, or the harmonic amplitudes
   and the noise, from a coarser grid (linearly interpolated in time): what the frame rate of
@@ -158,10 +159,15 @@ def phase_from_pitch(d, sigma_cents=10.0, apart_s=1.0):
 
 def with_relative_phase(d, phases):
     """`d` with every partial of a voiced frame at `k * f0` plus the frequency that makes its
-    phase against the fundamental follow `phases` [T, H] (radians, unwrapped in time)."""
-    slope = np.gradient(phases, axis=0) * d["frame_rate"] / (2 * np.pi)
+    phase against the fundamental follow `phases` [T, H] (radians; unvoiced frames' ignored)."""
+    voiced = d["f0"] > 0
+    # The last voiced frame's phases held through each gap, so that unwrapping in time does not
+    # turn a gap into a jump (a frequency spike on the next note's first frame).
+    last_voiced = np.maximum.accumulate(np.where(voiced, np.arange(len(voiced)), 0))
+    held = np.unwrap(phases[last_voiced], axis=0)
+    slope = np.gradient(held, axis=0) * d["frame_rate"] / (2 * np.pi)
     out = harmonic(d)
-    out["hf"] = np.where(d["f0"][:, None] > 0, out["hf"] + slope, d["hf"])
+    out["hf"] = np.where(voiced[:, None], out["hf"] + slope, d["hf"])
     return out
 
 
@@ -276,8 +282,15 @@ def main():
         rows.append(
             (
                 f"the {FINE_FRAME_RATE_HZ} frames/s one at `k * f0`, each partial's phase against the fundamental's "
+                "as measured, frame by frame (the most a decoder of those phases could gain)",
+                hybrid("measured_phase", with_relative_phase(fine, relative_phases(fine))),
+            )
+        )
+        rows.append(
+            (
+                f"the {FINE_FRAME_RATE_HZ} frames/s one at `k * f0`, each partial's phase against the fundamental's "
                 "taken from the same pitch elsewhere in the recording",
-                hybrid("pitch_phase", with_relative_phase(fine, np.unwrap(np.angle(pitch_phase), axis=0))),
+                hybrid("pitch_phase", with_relative_phase(fine, np.angle(pitch_phase))),
             )
         )
         rows.append(
