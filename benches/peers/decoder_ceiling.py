@@ -51,6 +51,8 @@ import sms_baseline  # noqa: E402
 MODEL_RATE_HZ = 16000
 FINE_FRAME_RATE_HZ = 250
 RENDER_RATE_HZ = 48000
+# A partial quieter than this (linear amplitude) is taken as not sounding: its phase is not heard.
+SOUNDING_AMPLITUDE = 1e-4
 
 
 def read_csv(path):
@@ -135,7 +137,7 @@ def relative_phases(d):
 
 def sounding(d, k):
     """Frames where the fundamental and harmonic `k` (1-based) both sound."""
-    return np.nonzero((d["f0"] > 0) & (d["ha"][:, 0] > 1e-4) & (d["ha"][:, k - 1] > 1e-4))[0]
+    return np.nonzero((d["f0"] > 0) & (d["ha"][:, 0] > SOUNDING_AMPLITUDE) & (d["ha"][:, k - 1] > SOUNDING_AMPLITUDE))[0]
 
 
 def phase_from_pitch(d, sigma_cents=10.0, apart_s=1.0):
@@ -144,7 +146,7 @@ def phase_from_pitch(d, sigma_cents=10.0, apart_s=1.0):
     f0, frames closer than `apart_s` left out, so that only other notes and other passes of the
     vibrato vote. Its angle is what a harmonic decoder that learned the waveform as a function
     of pitch (the instrument body's phase response) would play; zero where nothing votes."""
-    unit = np.exp(1j * relative_phases(d)) * (d["ha"] > 1e-4)
+    unit = np.exp(1j * relative_phases(d)) * (d["ha"] > SOUNDING_AMPLITUDE)
     voiced = np.nonzero(d["f0"] > 0)[0]
     cents = 1200 * np.log2(d["f0"][voiced] / 440)
     times = voiced / d["frame_rate"]
@@ -167,7 +169,7 @@ def with_relative_phase(d, phases):
     held = np.unwrap(phases[last_voiced], axis=0)
     slope = np.gradient(held, axis=0) * d["frame_rate"] / (2 * np.pi)
     out = harmonic(d)
-    out["hf"] = np.where(voiced[:, None], out["hf"] + slope, d["hf"])
+    out["hf"] = out["hf"] + np.where(voiced[:, None], slope, 0.0)
     return out
 
 
