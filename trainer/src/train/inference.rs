@@ -94,6 +94,7 @@ pub fn render_at_model_rate(env: &Envelope, harmonic_volume: f32, noise_volume: 
     render_offline(env, &params, env.sample_rate_hz as f32, DEFAULT_SEED, OfflineLength::Window)
 }
 
-fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+/// A tensor's values, row-major.
+pub(crate) fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_to_vec().expect("f32 tensor data")
 }
