@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""The best a harmonic decoder could score on a recording: per-frame harmonic amplitudes at
+exactly `k * f0`, found by gradient descent on the independent 16 kHz distance itself. Behind
+docs/TRAINING.md's "How close can the model come?". Not part of CI (numpy, soundfile, torch).
+
+`decoder_ceiling.py` calls the analysis moved to `k * f0` a perfect harmonic decoder. It is not
+the best one: the analysis measures each partial where it is, and a partial moved off its true
+frequency is scored by a magnitude-spectrum distance that would rather hear it at another
+level. A trained model learns on that distance (the trainer's loss is the same multi-scale
+L1 of magnitudes and log magnitudes), so what bounds it is the amplitudes that minimise the
+distance, on its frame grid, with the analysis's f0.
+
+For each frame rate the script
+- analyses the recording at 16 kHz (`ddsp analyze --sample-rate 16000 --frame-rate R`) and moves
+  every partial to `k * f0`: the starting point, and the row `decoder_ceiling.py` prints;
+- renders each harmonic alone at amplitude 1 with `ddsp render --sample-rate 48000` (resampled
+  to 16 kHz as the distance does) and the analysis's noise alone: the renderer is linear in
+  the amplitudes, so the sum of these, weighted by the amplitudes interpolated linearly between
+  frames, is what `ddsp render` plays (checked: the script stops if the two differ);
+- runs Adam on the log amplitudes against the distance, the noise kept (the model's noise
+  scores about as well as the analysis's: decoder_ceiling.py);
+- writes the optimised amplitudes into the CSV, renders it with `ddsp render` and scores it
+  with `sms_baseline.py`, so the figure is the same measurement as every other row;
+- prints, harmonic by harmonic, how far the optimum lies from the analysis (median dB).
+
+Usage (about 1 s per iteration for a half-minute recording on 2 cores):
+    python3 benches/peers/harmonic_oracle.py examples/violin_phrase_44k.wav [--frame-rate 250 50] \
+        [--iterations 300] [--ddsp target/release/ddsp]
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import decoder_ceiling  # noqa: E402
+import sms_baseline  # noqa: E402
+
+# Adam's step on the log amplitudes: 0.05 nepers is about 0.4 dB.
+LEARNING_RATE = 0.05
+# The torch synthesis and `ddsp render` must agree on the distance this closely (relative),
+# or the optimum found is not the renderer's.
+AGREEMENT = 1e-3
+# Below this the log of an amplitude is floored before optimising (-120 dB).
+AMPLITUDE_FLOOR = 1e-6
+# The harmonics whose shift from the analysis the script prints.
+SHOWN_HARMONICS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
+
+
+class Renderer:
+    """`ddsp render` at 48 kHz, read back at the distance's 16 kHz, in a temporary folder."""
+
+    def __init__(self, ddsp, tmp):
+        self.ddsp, self.tmp = ddsp, tmp
+
+    def run(self, *cmd):
+        subprocess.run([self.ddsp, *cmd], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def audio(self, d, *options):
+        path = os.path.join(self.tmp, "envelope.csv")
+        wav = os.path.join(self.tmp, "render.wav")
+        decoder_ceiling.write_csv(path, d)
+        self.run("render", path, "-o", wav, "--sample-rate", str(decoder_ceiling.RENDER_RATE_HZ), *options)
+        x, rate = sms_baseline.read_mono(wav)
+        return sms_baseline.resample(x, rate, sms_baseline.SCORE_RATE)
+
+
+def distance(reference, candidate):
+    """`sms_baseline.mss` in torch (differentiable): per FFT size, mean |magnitude difference| +
+    mean |log magnitude difference|, Hann window, 75 % overlap, no centring."""
+    total = 0.0
+    for size in sms_baseline.FFT_SIZES:
+        window = torch.hann_window(size, periodic=True, dtype=reference.dtype)
+        spectra = [
+            torch.stft(x, size, size // 4, window=window, center=False, return_complex=True).abs()
+            for x in (reference, candidate)
+        ]
+        logs = [torch.log(s.clamp(min=1e-5)) for s in spectra]
+        total = total + (spectra[0] - spectra[1]).abs().mean() + (logs[0] - logs[1]).abs().mean()
+    return total
+
+
+def oracle(recording, frame_rate, iterations, renderer, reference):
+    """(distance of the analysis at `k * f0`, distance of the optimum, both rendered by `ddsp
+    render`; per harmonic, the median and the median absolute dB of the optimum over the
+    analysis)."""
+    path = os.path.join(renderer.tmp, "analysis.csv")
+    rate = decoder_ceiling.MODEL_RATE_HZ
+    renderer.run("analyze", recording, "-o", path, "--sample-rate", str(rate), "--frame-rate", str(frame_rate))
+    start = decoder_ceiling.harmonic(decoder_ceiling.read_csv(path))
+    frames, harmonics = start["ha"].shape
+
+    noise = renderer.audio(start, "--harmonic-volume", "0")
+    basis = []
+    for k in range(harmonics):
+        alone = dict(start, ha=np.zeros_like(start["ha"]), bm=np.zeros_like(start["bm"]))
+        alone["ha"][:, k] = 1.0
+        basis.append(renderer.audio(alone))
+    n = min(len(reference), len(noise), *(len(b) for b in basis))
+    basis = torch.tensor(np.stack([b[:n] for b in basis]), dtype=torch.float32)
+    noise = torch.tensor(noise[:n], dtype=torch.float32)
+    target = torch.tensor(reference[:n], dtype=torch.float32)
+
+    # Linear interpolation between frames, frame i at sample i * hop (the renderer's timeline).
+    position = torch.arange(n, dtype=torch.float32) / (rate // frame_rate)
+    before = position.floor().long().clamp(max=frames - 1)
+    after = (before + 1).clamp(max=frames - 1)
+    weight = (position - before.float())[:, None]
+
+    def synthesise(amplitudes):
+        per_sample = amplitudes[before] * (1 - weight) + amplitudes[after] * weight
+        return (per_sample.T * basis).sum(0) + noise
+
+    def rendered_distance(amplitudes):
+        d = dict(start, ha=amplitudes.astype(np.float64))
+        return sms_baseline.mss(reference[:n], renderer.audio(d)[:n]) / silence
+
+    with torch.no_grad():
+        silence = distance(target, torch.zeros_like(target)).item()
+        analysis_amplitudes = torch.tensor(start["ha"], dtype=torch.float32)
+        synthesised = distance(target, synthesise(analysis_amplitudes)).item() / silence
+    rendered = rendered_distance(start["ha"])
+    if abs(synthesised - rendered) > AGREEMENT * rendered:
+        sys.exit(f"{recording} at {frame_rate} frames/s: the torch synthesis scores {synthesised:.5f}, ddsp render "
+                 f"{rendered:.5f}; the optimum would not be the renderer's")
+
+    log_amplitudes = torch.log(analysis_amplitudes.clamp(min=AMPLITUDE_FLOOR)).requires_grad_(True)
+    optimiser = torch.optim.Adam([log_amplitudes], lr=LEARNING_RATE)
+    for iteration in range(iterations):
+        optimiser.zero_grad()
+        loss = distance(target, synthesise(torch.exp(log_amplitudes))) / silence
+        loss.backward()
+        optimiser.step()
+        if iteration % 50 == 0:
+            print(f"  {frame_rate} frames/s, iteration {iteration}: {loss.item():.5f}", file=sys.stderr, flush=True)
+    best = torch.exp(log_amplitudes).detach().numpy()
+    sounding = start["ha"] > decoder_ceiling.SOUNDING_AMPLITUDE
+    shift_db = [20 * np.log10(best[sounding[:, k], k] / start["ha"][sounding[:, k], k]) for k in range(harmonics)]
+    summary = [(np.median(s), np.median(np.abs(s))) if len(s) else (np.nan, np.nan) for s in shift_db]
+    return rendered, rendered_distance(best), summary
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("recording")
+    parser.add_argument("--frame-rate", type=int, nargs="+", default=[250, 50])
+    parser.add_argument("--iterations", type=int, default=300)
+    parser.add_argument("--ddsp", default="target/release/ddsp")
+    args = parser.parse_args()
+    x, rate = sms_baseline.read_mono(args.recording)
+    reference = sms_baseline.resample(x, rate, sms_baseline.SCORE_RATE)
+    rows, shifts = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        renderer = Renderer(args.ddsp, tmp)
+        for frame_rate in args.frame_rate:
+            analysed, best, shift_db = oracle(args.recording, frame_rate, args.iterations, renderer, reference)
+            rows.append([f"{frame_rate}", f"{analysed:.4f}", f"{best:.4f}", f"{best / analysed:.3f}"])
+            shifts.append(
+                [f"{frame_rate} frames/s"]
+                + [f"{shift_db[k - 1][0]:+.1f} / {shift_db[k - 1][1]:.1f}" for k in SHOWN_HARMONICS]
+            )
+    print(f"{args.recording}: distance at 16 kHz as a fraction of silence's, CSVs rendered at 48 kHz")
+    decoder_ceiling.print_table(
+        ["frames/s", "analysis at `k * f0`", f"optimised amplitudes ({args.iterations} iterations)", "ratio"], rows
+    )
+    print("\nthe optimum's harmonic amplitudes against the analysis's, dB, median / median absolute (frames where")
+    print("the harmonic sounds):")
+    decoder_ceiling.print_table(["harmonic"] + [str(k) for k in SHOWN_HARMONICS], shifts)
+
+
+if __name__ == "__main__":
+    main()
