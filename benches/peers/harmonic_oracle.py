@@ -116,8 +116,10 @@ def oracle(recording, frame_rate, iterations, renderer, reference):
         return (per_sample.T * basis).sum(0) + noise
 
     def rendered_distance(amplitudes):
-        d = dict(start, ha=amplitudes.astype(np.float64))
-        return sms_baseline.mss(reference[:n], renderer.audio(d)[:n]) / silence
+        # `sms_baseline.score` itself, on audio already at its rate: the figure every row uses.
+        audio = renderer.audio(dict(start, ha=amplitudes.astype(np.float64)))
+        rate = sms_baseline.SCORE_RATE
+        return sms_baseline.score(reference, rate, audio, rate)
 
     with torch.no_grad():
         silence = distance(target, torch.zeros_like(target)).item()

@@ -66,6 +66,8 @@ pub struct GruTape {
     recurrent_n: Vec<f32>,
 }
 
+/// The exact logistic function: `ddsp_shared::instrument::sigmoid` is a fast approximation for
+/// the audio thread, and the hand-written gradients below are the exact function's.
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
