@@ -23,8 +23,12 @@ For each frame rate the script
   with `sms_baseline.py`, so the figure is the same measurement as every other row;
 - prints, harmonic by harmonic, how far the optimum lies from the analysis (median dB).
 
+With `--f0-frame-rate F`, f0 (and so every partial) and the noise come from the analysis at F
+frames/s while the amplitudes stay on the frame-rate grid, interpolated linearly onto F's: the
+best a decoder at the frame rate could do if the synthesiser played the f0 track at F.
+
 Usage (about 1 s per iteration for a half-minute recording on 2 cores):
-    python3 benches/peers/harmonic_oracle.py examples/violin_phrase_44k.wav [--frame-rate 250 50] \
+    python3 benches/peers/harmonic_oracle.py examples/violin_phrase_44k.wav [--frame-rate 250 50] [--f0-frame-rate 250] \
         [--iterations 300] [--ddsp target/release/ddsp]
 """
 import argparse
@@ -84,15 +88,31 @@ def distance(reference, candidate):
     return total
 
 
-def oracle(recording, frame_rate, iterations, renderer, reference):
+def oracle(recording, frame_rate, iterations, renderer, reference, f0_frame_rate=None):
     """(distance of the analysis at `k * f0`, distance of the optimum, both rendered by `ddsp
     render`; per harmonic, the median and the median absolute dB of the optimum over the
-    analysis)."""
-    path = os.path.join(renderer.tmp, "analysis.csv")
+    analysis). With `f0_frame_rate`, f0 and the noise are the analysis's at that rate."""
     rate = decoder_ceiling.MODEL_RATE_HZ
-    renderer.run("analyze", recording, "-o", path, "--sample-rate", str(rate), "--frame-rate", str(frame_rate))
-    start = decoder_ceiling.harmonic(decoder_ceiling.read_csv(path))
+
+    def analysis(frames_per_s):
+        path = os.path.join(renderer.tmp, f"analysis_{frames_per_s}.csv")
+        renderer.run("analyze", recording, "-o", path, "--sample-rate", str(rate), "--frame-rate", str(frames_per_s))
+        return decoder_ceiling.harmonic(decoder_ceiling.read_csv(path))
+
+    fine_rate = f0_frame_rate or frame_rate
+    start = analysis(fine_rate)
+    analysed = start["ha"] if fine_rate == frame_rate else analysis(frame_rate)["ha"]
     frames, harmonics = start["ha"].shape
+    if analysed.shape[1] != harmonics:
+        sys.exit(f"{recording}: {analysed.shape[1]} harmonics at {frame_rate} frames/s, {harmonics} at {fine_rate}")
+    # The amplitudes' grid onto the synthesis grid, linearly (identity when they are the same).
+    grid = torch.arange(frames, dtype=torch.float64) * frame_rate / fine_rate
+    grid_before = grid.floor().long().clamp(max=len(analysed) - 1)
+    grid_after = (grid_before + 1).clamp(max=len(analysed) - 1)
+    grid_weight = (grid - grid_before.double()).float()[:, None]
+
+    def on_synthesis_grid(amplitudes):
+        return amplitudes[grid_before] * (1 - grid_weight) + amplitudes[grid_after] * grid_weight
 
     noise = renderer.audio(start, "--harmonic-volume", "0")
     basis = []
@@ -106,26 +126,28 @@ def oracle(recording, frame_rate, iterations, renderer, reference):
     target = torch.tensor(reference[:n], dtype=torch.float32)
 
     # Linear interpolation between frames, frame i at sample i * hop (the renderer's timeline).
-    position = torch.arange(n, dtype=torch.float32) / (rate // frame_rate)
+    position = torch.arange(n, dtype=torch.float32) / (rate // fine_rate)
     before = position.floor().long().clamp(max=frames - 1)
     after = (before + 1).clamp(max=frames - 1)
     weight = (position - before.float())[:, None]
 
     def synthesise(amplitudes):
+        amplitudes = on_synthesis_grid(amplitudes)
         per_sample = amplitudes[before] * (1 - weight) + amplitudes[after] * weight
         return (per_sample.T * basis).sum(0) + noise
 
     def rendered_distance(amplitudes):
         # `sms_baseline.score` itself, on audio already at its rate: the figure every row uses.
-        audio = renderer.audio(dict(start, ha=amplitudes.astype(np.float64)))
+        fine = on_synthesis_grid(torch.tensor(amplitudes, dtype=torch.float32)).numpy()
+        audio = renderer.audio(dict(start, ha=fine.astype(np.float64)))
         rate = sms_baseline.SCORE_RATE
         return sms_baseline.score(reference, rate, audio, rate)
 
     with torch.no_grad():
         silence = distance(target, torch.zeros_like(target)).item()
-        analysis_amplitudes = torch.tensor(start["ha"], dtype=torch.float32)
+        analysis_amplitudes = torch.tensor(analysed, dtype=torch.float32)
         synthesised = distance(target, synthesise(analysis_amplitudes)).item() / silence
-    rendered = rendered_distance(start["ha"])
+    rendered = rendered_distance(analysed)
     if abs(synthesised - rendered) > AGREEMENT * rendered:
         sys.exit(f"{recording} at {frame_rate} frames/s: the torch synthesis scores {synthesised:.5f}, ddsp render "
                  f"{rendered:.5f}; the optimum would not be the renderer's")
@@ -140,8 +162,8 @@ def oracle(recording, frame_rate, iterations, renderer, reference):
         if iteration % 50 == 0:
             print(f"  {frame_rate} frames/s, iteration {iteration}: {loss.item():.5f}", file=sys.stderr, flush=True)
     best = torch.exp(log_amplitudes).detach().numpy()
-    sounding = start["ha"] > decoder_ceiling.SOUNDING_AMPLITUDE
-    shift_db = [20 * np.log10(best[sounding[:, k], k] / start["ha"][sounding[:, k], k]) for k in range(harmonics)]
+    sounding = analysed > decoder_ceiling.SOUNDING_AMPLITUDE
+    shift_db = [20 * np.log10(best[sounding[:, k], k] / analysed[sounding[:, k], k]) for k in range(harmonics)]
     summary = [(np.median(s), np.median(np.abs(s))) if len(s) else (np.nan, np.nan) for s in shift_db]
     return rendered, rendered_distance(best), summary
 
@@ -150,6 +172,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("recording")
     parser.add_argument("--frame-rate", type=int, nargs="+", default=[250, 50])
+    parser.add_argument("--f0-frame-rate", type=int, help="f0 and noise from the analysis at this rate")
     parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--ddsp", default="target/release/ddsp")
     args = parser.parse_args()
@@ -159,13 +182,16 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         renderer = Renderer(args.ddsp, tmp)
         for frame_rate in args.frame_rate:
-            analysed, best, shift_db = oracle(args.recording, frame_rate, args.iterations, renderer, reference)
+            analysed, best, shift_db = oracle(
+                args.recording, frame_rate, args.iterations, renderer, reference, args.f0_frame_rate
+            )
             rows.append([f"{frame_rate}", f"{analysed:.4f}", f"{best:.4f}", f"{best / analysed:.3f}"])
             shifts.append(
                 [f"{frame_rate} frames/s"]
                 + [f"{shift_db[k - 1][0]:+.1f} / {shift_db[k - 1][1]:.1f}" for k in SHOWN_HARMONICS]
             )
-    print(f"{args.recording}: distance at 16 kHz as a fraction of silence's, CSVs rendered at 48 kHz")
+    f0_grid = f"; f0 and noise at {args.f0_frame_rate} frames/s" if args.f0_frame_rate else ""
+    print(f"{args.recording}: distance at 16 kHz as a fraction of silence's, CSVs rendered at 48 kHz{f0_grid}")
     decoder_ceiling.print_table(
         ["frames/s", "analysis at `k * f0`", f"optimised amplitudes ({args.iterations} iterations)", "ratio"], rows
     )
