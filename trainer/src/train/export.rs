@@ -24,7 +24,7 @@ use ddsp_shared::Envelope;
 
 use super::config::TrainConfig;
 use super::data::{cached_sources, Source};
-use super::inference::{render_at_model_rate, Instrument};
+use super::inference::{render_at_model_rate, to_vec, Instrument};
 use super::instrument_file::write_instrument_file;
 use super::report::{write_reports, ExportSummary, FileReport};
 use super::training::RunPaths;
@@ -101,7 +101,7 @@ pub fn export_run(paths: &RunPaths, inputs: &[PathBuf], options: &ExportOptions)
     let room_ir = match &instrument.model.reverb {
         Some(reverb) => {
             let path = paths.room_ir();
-            let ir: Vec<f32> = reverb.room().into_data().convert::<f32>().try_to_vec().expect("f32 tensor data");
+            let ir = to_vec(reverb.room());
             write_wav(&path, &ir, instrument.config.sample_rate_hz, WavSampleFormat::Float32)?;
             Some(path)
         }
@@ -186,7 +186,7 @@ fn export_file(
         Some(reverb) => {
             let dry =
                 Tensor::<1>::from_floats(resynthesis.as_slice(), &instrument.device).reshape([1, resynthesis.len()]);
-            let wet: Vec<f32> = reverb.forward(dry).into_data().convert::<f32>().try_to_vec().expect("f32 tensor data");
+            let wet = to_vec(reverb.forward(dry));
             Some(evaluate(&source.audio, &wet, config.sample_rate_hz)?)
         }
         None => None,

@@ -21,6 +21,7 @@ use ddsp_shared::instrument::{below_nyquist, f0_scaled, loudness_scaled, LAYER_N
 pub use ddsp_shared::instrument::{hz_to_midi, LOUDNESS_RANGE_DB, NOISE_INITIAL_BIAS};
 
 use super::gru::{merge_into, FastGru, GruTape};
+use super::inference::to_vec;
 use super::synth::Reverb;
 
 /// One Dense + LayerNorm + ReLU layer.
@@ -40,8 +41,8 @@ impl Fc {
     fn weights(&self) -> DenseNorm {
         DenseNorm {
             dense: dense_weights(&self.linear),
-            gamma: values(self.norm.gamma.val()),
-            beta: self.norm.beta.as_ref().map_or_else(|| vec![0.0; self.norm.gamma.dims()[0]], |b| values(b.val())),
+            gamma: to_vec(self.norm.gamma.val()),
+            beta: self.norm.beta.as_ref().map_or_else(|| vec![0.0; self.norm.gamma.dims()[0]], |b| to_vec(b.val())),
         }
     }
 
@@ -82,13 +83,9 @@ fn dense_weights(linear: &Linear) -> Dense {
     Dense {
         input,
         output,
-        weight: values(linear.weight.val()),
-        bias: linear.bias.as_ref().map_or_else(|| vec![0.0; output], |b| values(b.val())),
+        weight: to_vec(linear.weight.val()),
+        bias: linear.bias.as_ref().map_or_else(|| vec![0.0; output], |b| to_vec(b.val())),
     }
-}
-
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_to_vec().expect("f32 tensor data")
 }
 
 /// The decoder and the optional trainable reverb.
@@ -185,8 +182,8 @@ impl DdspModel {
             f0_stack: self.f0_stack.weights(),
             loudness_stack: self.loudness_stack.weights(),
             gru_input: dense_weights(&gru.input),
-            gru_recurrent: values(gru.recurrent.val()),
-            gru_recurrent_bias_n: values(gru.recurrent_bias_n.val()),
+            gru_recurrent: to_vec(gru.recurrent.val()),
+            gru_recurrent_bias_n: to_vec(gru.recurrent_bias_n.val()),
             out_stack: self.out_stack.weights(),
             dense_out: dense_weights(&self.dense_out),
         }
