@@ -73,6 +73,21 @@ class Renderer:
         return sms_baseline.resample(x, rate, sms_baseline.SCORE_RATE)
 
 
+def between_frames(positions, count):
+    """For each fractional frame position, the frames either side of it and the later one's
+    weight, held after the last of `count` frames: the renderer's linear interpolation between
+    frames (and `decoder_ceiling.on_grid`), kept in torch so that gradients pass through it."""
+    before = positions.floor().long().clamp(max=count - 1)
+    after = (before + 1).clamp(max=count - 1)
+    return before, after, (positions - before.to(positions.dtype)).float()[:, None]
+
+
+def interpolate(values, between):
+    """`values` `[frames, N]` at the positions `between_frames` was given."""
+    before, after, weight = between
+    return values[before] * (1 - weight) + values[after] * weight
+
+
 def distance(reference, candidate):
     """`sms_baseline.mss` in torch (differentiable): per FFT size, mean |magnitude difference| +
     mean |log magnitude difference|, Hann window, 75 % overlap, no centring."""
@@ -106,13 +121,7 @@ def oracle(recording, frame_rate, iterations, renderer, reference, f0_frame_rate
     if analysed.shape[1] != harmonics:
         sys.exit(f"{recording}: {analysed.shape[1]} harmonics at {frame_rate} frames/s, {harmonics} at {fine_rate}")
     # The amplitudes' grid onto the synthesis grid, linearly (identity when they are the same).
-    grid = torch.arange(frames, dtype=torch.float64) * frame_rate / fine_rate
-    grid_before = grid.floor().long().clamp(max=len(analysed) - 1)
-    grid_after = (grid_before + 1).clamp(max=len(analysed) - 1)
-    grid_weight = (grid - grid_before.double()).float()[:, None]
-
-    def on_synthesis_grid(amplitudes):
-        return amplitudes[grid_before] * (1 - grid_weight) + amplitudes[grid_after] * grid_weight
+    grid = between_frames(torch.arange(frames, dtype=torch.float64) * frame_rate / fine_rate, len(analysed))
 
     noise = renderer.audio(start, "--harmonic-volume", "0")
     basis = []
@@ -126,19 +135,15 @@ def oracle(recording, frame_rate, iterations, renderer, reference, f0_frame_rate
     target = torch.tensor(reference[:n], dtype=torch.float32)
 
     # Linear interpolation between frames, frame i at sample i * hop (the renderer's timeline).
-    position = torch.arange(n, dtype=torch.float32) / (rate // fine_rate)
-    before = position.floor().long().clamp(max=frames - 1)
-    after = (before + 1).clamp(max=frames - 1)
-    weight = (position - before.float())[:, None]
+    samples = between_frames(torch.arange(n, dtype=torch.float32) / (rate // fine_rate), frames)
 
     def synthesise(amplitudes):
-        amplitudes = on_synthesis_grid(amplitudes)
-        per_sample = amplitudes[before] * (1 - weight) + amplitudes[after] * weight
+        per_sample = interpolate(interpolate(amplitudes, grid), samples)
         return (per_sample.T * basis).sum(0) + noise
 
     def rendered_distance(amplitudes):
         # `sms_baseline.score` itself, on audio already at its rate: the figure every row uses.
-        fine = on_synthesis_grid(torch.tensor(amplitudes, dtype=torch.float32)).numpy()
+        fine = interpolate(torch.tensor(amplitudes, dtype=torch.float32), grid).numpy()
         audio = renderer.audio(dict(start, ha=fine.astype(np.float64)))
         rate = sms_baseline.SCORE_RATE
         return sms_baseline.score(reference, rate, audio, rate)
